@@ -1,0 +1,6 @@
+"""Mouthpiece backend: dialog in, facial animation out. Never imports bpy.
+
+Imports inside the package are relative so the same tree works as `backend` and, vendored in the
+Blender add-on, as `<addon>.backend`.
+"""
+__version__ = "0.1.0"

@@ -1,0 +1,53 @@
+"""The one entry point for animating a line of dialog: used by the CLI, the add-on and the batch tools."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .animation import Animation
+from .post import PostOptions, postprocess
+
+# progress(fraction in [0, 1], short message); may raise to cancel.
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class AnimateOptions:
+    model: str = "phonemes"
+    language: str = "en"
+    transcript: str | None = None  # audio input only: the words spoken, if known
+    voice: str | None = None  # text input only: the espeak-ng voice that speaks it
+    fps: float = 30.0
+    post: PostOptions = field(default_factory=PostOptions)
+
+
+def _noop(fraction: float, message: str) -> None:
+    pass
+
+
+def animate_audio(path: str | os.PathLike, options: AnimateOptions = AnimateOptions(),
+                  progress: Progress | None = None) -> Animation:
+    """Animate an audio file (wav/flac/ogg/mp3)."""
+    from .models import get_model
+
+    model = get_model(options.model)
+    anim = model.animate_audio(os.fspath(path), options, progress or _noop)
+    return postprocess(anim, _with_fps(options))
+
+
+def animate_text(text: str, options: AnimateOptions = AnimateOptions(),
+                 speech_out: str | os.PathLike | None = None,
+                 progress: Progress | None = None) -> Animation:
+    """Animate typed text; the speech is synthesized and, with `speech_out`, written as a WAV."""
+    from .models import get_model
+
+    model = get_model(options.model)
+    anim = model.animate_text(text, options, speech_out, progress or _noop)
+    return postprocess(anim, _with_fps(options))
+
+
+def _with_fps(options: AnimateOptions) -> PostOptions:
+    post = options.post
+    return PostOptions(fps=post.fps or options.fps, smoothing_s=post.smoothing_s, strength=post.strength,
+                       offset_s=post.offset_s, blinks=post.blinks, seed=post.seed)

@@ -1,0 +1,101 @@
+"""Post-processing of an Animation: resample, smooth, strength, time offset, blink layer."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+
+from .animation import Animation
+
+
+@dataclass(frozen=True)
+class PostOptions:
+    fps: float | None = None  # resample to this rate; None keeps the source rate
+    smoothing_s: float = 0.0  # Gaussian sigma in seconds; 0 disables
+    strength: float = 1.0  # gain on every channel, clipped to [0, 1] for blendshapes
+    offset_s: float = 0.0  # positive delays the animation, negative advances it
+    blinks: bool = True  # add a procedural blink layer (blendshape animations with eye channels)
+    seed: int = 0
+
+
+def resample(anim: Animation, fps: float) -> Animation:
+    if fps == anim.fps or anim.n_frames == 0:
+        return Animation(fps, anim.channels, anim.values.copy(), anim.kind, dict(anim.meta))
+    n_out = max(1, int(round(anim.duration_s * fps)))
+    t_out = np.arange(n_out) / fps
+    t_in = np.arange(anim.n_frames) / anim.fps
+    values = np.stack([np.interp(t_out, t_in, col) for col in anim.values.T], axis=1)
+    return Animation(fps, anim.channels, values, anim.kind, dict(anim.meta))
+
+
+def smooth(anim: Animation, sigma_s: float) -> Animation:
+    if sigma_s <= 0 or anim.n_frames < 2:
+        return anim
+    values = gaussian_filter1d(anim.values, sigma=sigma_s * anim.fps, axis=0, mode="nearest")
+    return Animation(anim.fps, anim.channels, values, anim.kind, dict(anim.meta))
+
+
+def scale(anim: Animation, strength: float) -> Animation:
+    values = anim.values * strength
+    if anim.kind == "blendshape":
+        values = np.clip(values, 0.0, 1.0)
+    return Animation(anim.fps, anim.channels, values, anim.kind, dict(anim.meta))
+
+
+def shift(anim: Animation, offset_s: float) -> Animation:
+    """Delay (pad with the first frame) or advance (drop leading frames) by whole frames."""
+    frames = int(round(offset_s * anim.fps))
+    if frames == 0 or anim.n_frames == 0:
+        return anim
+    if frames > 0:
+        values = np.concatenate([np.repeat(anim.values[:1], frames, axis=0), anim.values])
+    else:
+        values = anim.values[min(-frames, anim.n_frames - 1):]
+    meta = dict(anim.meta, offset_s=offset_s)
+    return Animation(anim.fps, anim.channels, values, anim.kind, meta)
+
+
+BLINK_CHANNELS = ("EyeBlink_L", "EyeBlink_R")
+
+
+def blink_curve(n_frames: int, fps: float, seed: int = 0, mean_interval_s: float = 3.5) -> np.ndarray:
+    """A 0..1 blink track: ~150 ms close-open blinks at irregular intervals (2-6 s apart)."""
+    rng = np.random.default_rng(seed)
+    curve = np.zeros(n_frames, dtype=np.float32)
+    t = rng.uniform(0.8, 2.0)
+    duration = n_frames / fps
+    while t < duration:
+        close, hold, reopen = 0.06, 0.03, 0.10
+        times = np.arange(n_frames) / fps - t
+        rise = np.clip((times + close) / close, 0, 1) * (times < 0)
+        top = ((times >= 0) & (times < hold)).astype(np.float32)
+        fall = np.clip(1 - (times - hold) / reopen, 0, 1) * (times >= hold)
+        curve = np.maximum(curve, np.maximum(rise, np.maximum(top, fall)))
+        t += float(np.clip(rng.gamma(4.0, mean_interval_s / 4.0), 2.0, 6.0))
+    return curve
+
+
+def add_blinks(anim: Animation, seed: int = 0) -> Animation:
+    present = [c for c in BLINK_CHANNELS if c in anim.channels]
+    if anim.kind != "blendshape" or not present:
+        return anim
+    curve = blink_curve(anim.n_frames, anim.fps, seed)
+    values = anim.values.copy()
+    for name in present:
+        column = anim.channels.index(name)
+        values[:, column] = np.maximum(values[:, column], curve)
+    return Animation(anim.fps, anim.channels, values, anim.kind, dict(anim.meta, blinks=True))
+
+
+def postprocess(anim: Animation, options: PostOptions) -> Animation:
+    out = anim
+    if options.fps:
+        out = resample(out, options.fps)
+    out = smooth(out, options.smoothing_s)
+    if options.strength != 1.0:
+        out = scale(out, options.strength)
+    out = shift(out, options.offset_s)
+    if options.blinks:
+        out = add_blinks(out, options.seed)
+    return out

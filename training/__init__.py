@@ -1,0 +1,1 @@
+"""Mouthpiece training: corpus building, dataset adapters, the shared trainer and model families."""

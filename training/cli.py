@@ -1,0 +1,34 @@
+"""`mouthpiece-train SUBCOMMAND ...`: each subcommand lives in its own module with a `main(argv)`."""
+from __future__ import annotations
+
+import importlib
+import sys
+
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "corpus": ("training.corpus.cli", "build the synthetic audiovisual corpus (or `corpus report`)"),
+    "import-dataset": ("training.datasets.cli", "convert a real dataset on disk to a corpus manifest"),
+    "cnn-gru": ("training.train_cnn_gru", "train the CNN+GRU family (gru | lstm | static)"),
+    "eval": ("training.evaluate", "evaluate models on held-out voices and real speech"),
+}
+
+
+def usage() -> str:
+    lines = ["usage: mouthpiece-train SUBCOMMAND [options]", "", "subcommands:"]
+    lines += [f"  {name:<16}{help_text}" for name, (_, help_text) in SUBCOMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help"):
+        print(usage())
+        return 0
+    if args[0] not in SUBCOMMANDS:
+        print(f"mouthpiece-train: unknown subcommand {args[0]!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(SUBCOMMANDS[args[0]][0])
+    return int(module.main(args[1:]) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

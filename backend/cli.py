@@ -1,0 +1,155 @@
+"""`mouthpiece` command line: animate, models, render."""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from .errors import MouthpieceError
+
+PROG = "mouthpiece"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description="Speech- and text-driven facial animation.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    animate = commands.add_parser("animate", help="animate a line of dialog to Animation JSON/CSV/NPZ")
+    source = animate.add_mutually_exclusive_group(required=True)
+    source.add_argument("--audio", help="audio file: wav, flac, ogg or mp3")
+    source.add_argument("--text", help="text to speak (synthesized with espeak-ng) and animate")
+    words = animate.add_mutually_exclusive_group()
+    words.add_argument("--transcript", help="the words spoken in --audio")
+    words.add_argument("--transcript-file", help="a text file holding the words spoken in --audio")
+    animate.add_argument("--language", default="en", help="language code (en, es, any espeak-ng code)")
+    animate.add_argument("--voice", help="espeak-ng voice for --text (e.g. en-us, en+f3, es-419)")
+    animate.add_argument("--model", default="phonemes", help="model name (see `mouthpiece models`)")
+    animate.add_argument("--fps", type=float, default=30.0, help="frames per second of the output")
+    animate.add_argument("--strength", type=float, default=1.0, help="gain on all channels")
+    animate.add_argument("--smoothing", type=float, default=0.0, help="Gaussian smoothing sigma in seconds")
+    animate.add_argument("--offset", type=float, default=0.0, help="time offset in seconds (+ delays)")
+    animate.add_argument("--no-blinks", action="store_true", help="leave out the procedural blink layer")
+    animate.add_argument("--seed", type=int, default=0, help="seed for the blink layer")
+    animate.add_argument("--out", required=True, help="output file: .json (the contract), .csv or .npz")
+    animate.add_argument("--speech-out", help="with --text: write the synthesized speech to this WAV")
+    animate.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    animate.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    commands.add_parser("models", help="list the models and whether each is usable")
+    commands.add_parser("render", help="animate the default head and render an MP4 (needs bpy); "
+                                       "`mouthpiece render --help` for options", add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args_in = sys.argv[1:] if argv is None else argv
+    if args_in and args_in[0] == "render":
+        return run_render(args_in[1:])
+    args = build_parser().parse_args(args_in)
+    try:
+        return {"animate": run_animate, "models": run_models}[args.command](args)
+    except MouthpieceError as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+def run_animate(args: argparse.Namespace) -> int:
+    from .animation import save
+    from .api import AnimateOptions, animate_audio, animate_text
+    from .errors import InputError
+    from .post import PostOptions
+
+    check_writable(args.out, args.overwrite)
+    if args.speech_out:
+        if not args.text:
+            raise InputError(None, "--speech-out needs --text (it writes the synthesized speech)")
+        check_writable(args.speech_out, args.overwrite)
+    options = AnimateOptions(
+        model=args.model, language=args.language, transcript=read_transcript(args), voice=args.voice,
+        fps=args.fps, post=PostOptions(fps=args.fps, smoothing_s=args.smoothing, strength=args.strength,
+                                       offset_s=args.offset, blinks=not args.no_blinks, seed=args.seed))
+    with progress_bar(disabled=args.quiet) as progress:
+        if args.audio:
+            anim = animate_audio(args.audio, options, progress)
+        else:
+            anim = animate_text(args.text, options, args.speech_out, progress)
+    save(anim, args.out, overwrite=args.overwrite)
+    print(f"wrote {args.out}: {anim.n_frames} frames x {len(anim.channels)} channels at {anim.fps:g} fps "
+          f"({anim.duration_s:.2f} s)", file=sys.stderr)
+    return 0
+
+
+def read_transcript(args: argparse.Namespace) -> str | None:
+    from .errors import InputError
+
+    if args.transcript_file:
+        path = Path(args.transcript_file)
+        if not path.is_file():
+            raise InputError(path, "transcript file not found")
+        try:
+            return path.read_text("utf-8").strip()
+        except UnicodeDecodeError:
+            raise InputError(path, "transcript is not UTF-8 text") from None
+    return args.transcript
+
+
+def check_writable(path: str, overwrite: bool) -> None:
+    from .errors import InputError
+
+    target = Path(path)
+    if target.exists() and not overwrite:
+        raise InputError(target, "already exists; pass --overwrite to replace it")
+    if target.is_dir():
+        raise InputError(target, "is a folder; give a file name")
+
+
+class progress_bar:
+    """A tqdm bar on stderr fed by the backend's progress(fraction, message) callback."""
+
+    def __init__(self, disabled: bool = False):
+        self.disabled = disabled
+
+    def __enter__(self):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=100, file=sys.stderr, disable=self.disabled, leave=False,
+                        bar_format="{desc:<24}{percentage:3.0f}%|{bar}| {elapsed}")
+        return self.update
+
+    def update(self, fraction: float, message: str) -> None:
+        self.bar.set_description_str(message[:24])
+        self.bar.n = round(100 * min(max(fraction, 0.0), 1.0))
+        self.bar.refresh()
+
+    def __exit__(self, *exc) -> None:
+        self.bar.close()
+
+
+def run_models(args: argparse.Namespace) -> int:
+    from .models import get_model, model_names
+
+    for name in model_names():
+        try:
+            model = get_model(name)
+            usable, why = model.availability()
+            description = model.info.description
+        except (ImportError, MouthpieceError) as err:
+            usable, why, description = False, str(err), ""
+        print(f"{name:<10} {'ready' if usable else 'missing':<8} {why}" + (f"  [{description}]" if description else ""))
+    return 0
+
+
+def run_render(argv: list[str]) -> int:
+    """Render through Blender-as-a-module in a child process, so this process never imports bpy."""
+    repo_root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(repo_root), os.environ.get("PYTHONPATH")])))
+    return subprocess.call([sys.executable, "-m", "blender_addon.render", *argv], cwd=os.getcwd(), env=env)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -31,7 +31,7 @@ install_venv() {
     local dir=$1 stamp_input=$2; shift 2
     command -v "$PYTHON" >/dev/null || PYTHON=python3
     [ -x "$dir/bin/python" ] || { log "creating $dir"; "$PYTHON" -m venv "$dir"; }
-    local want; want=$(printf '%s' "$stamp_input" | sha256sum | cut -d' ' -f1)
+    local want; want=$(printf '%s %s' "$stamp_input" "$*" | sha256sum | cut -d' ' -f1)
     if [ "$(cat "$dir/.mouthpiece-stamp" 2>/dev/null)" != "$want" ]; then
         log "pip: installing into $dir"
         "$dir/bin/python" -m pip install -q --disable-pip-version-check "$@"
@@ -40,7 +40,7 @@ install_venv() {
 }
 
 setup_python() {
-    install_venv "$VENV" "$(cat pyproject.toml)" -e '.[train,blender,dev]'
+    install_venv "$VENV" "$(cat pyproject.toml)" -e '.[train,blender,dev]' --config-settings editable_mode=compat
 }
 
 # Blender 5.0's API (no action.fcurves) is tested against bpy 5.0.1 in a second venv.

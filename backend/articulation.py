@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 
+from . import DATA_DIR
 from .animation import Animation
 from .phones import Phone, PhoneTimeline
 from .rig import CHANNEL_INDEX, FACEWAREHOUSE_46
@@ -48,7 +48,7 @@ class PhoneRule:
 
 @lru_cache(maxsize=None)
 def rule_table(phone_set: str) -> tuple[PhoneRule, ...]:
-    path = resources.files(__package__).joinpath(f"data/articulation/{phone_set}.tsv")
+    path = DATA_DIR / "articulation" / f"{phone_set}.tsv"
     if not path.is_file():
         raise ValueError(f"no articulation table for phone set {phone_set!r}")
     rules = []

@@ -117,7 +117,7 @@ class progress_bar:
     def __enter__(self):
         from tqdm import tqdm
 
-        self.bar = tqdm(total=100, file=sys.stderr, disable=self.disabled, leave=False,
+        self.bar = tqdm(total=100, file=sys.stderr, disable=True if self.disabled else None, leave=False,
                         bar_format="{desc:<24}{percentage:3.0f}%|{bar}| {elapsed}")
         return self.update
 

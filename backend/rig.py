@@ -9,10 +9,10 @@ import csv
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 
+from . import DATA_DIR
 from .animation import Animation
 
 
@@ -27,7 +27,7 @@ class ChannelInfo:
 
 @lru_cache(maxsize=None)
 def facewarehouse_table() -> tuple[ChannelInfo, ...]:
-    text = resources.files(__package__).joinpath("data/facewarehouse46.tsv").read_text("utf-8")
+    text = (DATA_DIR / "facewarehouse46.tsv").read_text("utf-8")
     rows = [r for r in csv.reader(text.splitlines(), delimiter="\t") if r and not r[0].startswith("#")]
     return tuple(ChannelInfo(int(r[0]), r[1], r[2], r[3], r[4]) for r in rows)
 

@@ -29,14 +29,14 @@ class PhonemeModel:
         return True, "rules (no checkpoint needed)"
 
     def animate_audio(self, path, options, progress) -> Animation:
-        from ..align import align, transcribe_and_align
-
         if not options.language.lower().startswith("en"):
             raise InputError(path, f"audio alignment supports English only (got language {options.language!r}); "
                                    "use --text for other languages")
         progress(0.0, "decoding audio")
         audio = load_audio(path, SAMPLE_RATE)
         require_speech(audio, SAMPLE_RATE, path)
+        from ..align import align, transcribe_and_align
+
         scaled = _subrange(progress, 0.05, 0.9)
         if options.transcript and options.transcript.strip():
             timeline = align(audio, SAMPLE_RATE, options.transcript, progress=scaled)

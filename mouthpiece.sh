@@ -45,7 +45,8 @@ setup_python() {
 
 # Blender 5.0's API (no action.fcurves) is tested against bpy 5.0.1 in a second venv.
 setup_bpy5() {
-    install_venv .venv-bpy5 "bpy==5.0.1 numpy==1.26.4 pytest==8.3.5" bpy==5.0.1 numpy==1.26.4 pytest==8.3.5
+    install_venv .venv-bpy5 "" bpy==5.0.1 numpy==1.26.4 scipy==1.15.3 soundfile==0.13.1 soxr==0.5.0.post1 \
+        pocketsphinx==5.1.1 espeakng-loader==0.2.4 pytest==8.3.5
 }
 
 setup() { setup_apt; setup_python; }

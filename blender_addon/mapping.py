@@ -1,0 +1,160 @@
+"""From an Animation's channels to a head's shape keys: presets, custom maps, and the landmark solver."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import bpy
+import numpy as np
+
+from .backend.animation import Animation
+from .backend.errors import InputError
+from .backend.rig import FACEWAREHOUSE_46, RetargetMap, auto_match_map, preset_map
+
+PRESET_ITEMS = (
+    ("facewarehouse46", "FaceWarehouse-46", "Shape keys named like the 46 FaceWarehouse channels"),
+    ("arkit52", "ARKit-52", "Shape keys named like Apple ARKit's 52 blendshapes"),
+    ("auto", "Auto-match", "Match channels to shape keys by normalized name (FaceWarehouse or ARKit)"),
+    ("custom", "Custom", "The channel map edited in the panel"),
+)
+LANDMARK_PROPERTY = "mouthpiece_landmarks"
+
+
+@dataclass(frozen=True)
+class Retargeted:
+    targets: list[str]
+    values: np.ndarray  # frames x targets
+    unmapped: tuple[str, ...]  # source channels that drive nothing
+    missing: tuple[str, ...]  # targets the object has no shape key for
+
+    def report_lines(self) -> list[str]:
+        lines = []
+        if self.missing:
+            lines.append(f"{len(self.missing)} channel(s) found no shape key: {', '.join(self.missing)}")
+        if self.unmapped:
+            lines.append(f"{len(self.unmapped)} source channel(s) have no mapping: {', '.join(self.unmapped)}")
+        return lines
+
+
+def shape_key_owner(obj: bpy.types.Object | None, purpose: str = "animate") -> bpy.types.Key:
+    """The object's shape keys, or a clear error saying why it cannot be animated."""
+    if obj is None:
+        raise InputError(None, f"no target object: pick a mesh with shape keys to {purpose}")
+    if obj.library is not None or (obj.data is not None and obj.data.library is not None):
+        library = obj.library or obj.data.library
+        raise InputError(library.filepath, f"object {obj.name!r} is linked from this library and cannot be "
+                                           "edited; make it local or a library override first")
+    key = getattr(obj.data, "shape_keys", None)
+    if key is None or len(key.key_blocks) < 2:
+        raise InputError(None, f"object {obj.name!r} has no shape keys to {purpose}; add shape keys "
+                               "(a Basis plus expressions) or pick the Mouthpiece head")
+    if key.library is not None:
+        raise InputError(key.library.filepath, f"the shape keys of {obj.name!r} are linked and cannot be keyed")
+    return key
+
+
+def animatable_names(key: bpy.types.Key) -> list[str]:
+    return [block.name for block in key.key_blocks if block != key.reference_key]
+
+
+def custom_map(pairs: list[tuple[str, str]]) -> RetargetMap:
+    routes: dict[str, list[tuple[str, float]]] = {}
+    for source, target in pairs:
+        if source and target:
+            routes.setdefault(source, []).append((target, 1.0))
+    return RetargetMap("custom", routes)
+
+
+def suggest_custom_pairs(key_names: list[str], sources=FACEWAREHOUSE_46) -> list[tuple[str, str]]:
+    """One (source, shape key) row per source channel, filled in where a name matches."""
+    routes = auto_match_map(list(sources), key_names).routes
+    return [(source, routes[source][0][0] if routes.get(source) else "") for source in sources]
+
+
+def build_map(preset: str, source_channels: list[str], key_names: list[str],
+              pairs: list[tuple[str, str]] = ()) -> RetargetMap:
+    if preset == "auto":
+        return auto_match_map(source_channels, key_names, name="auto")
+    if preset == "custom":
+        return custom_map(list(pairs))
+    return preset_map(preset)
+
+
+def retarget(anim: Animation, key_names: list[str], retarget_map: RetargetMap) -> Retargeted:
+    """Apply the map; report targets absent from `key_names` and sources that drive nothing."""
+    if anim.kind != "blendshape":
+        raise ValueError("landmark animations go through solve_landmarks, not a channel map")
+    mapped = retarget_map.apply(anim)
+    present = set(key_names)
+    missing = tuple(t for t in mapped.channels if t not in present)
+    if len(missing) == len(mapped.channels):
+        raise InputError(None, f"none of the {len(mapped.channels)} channels of the {retarget_map.name!r} map "
+                               f"matches a shape key on this object (it has {', '.join(key_names[:6])}"
+                               f"{', ...' if len(key_names) > 6 else ''}); pick another channel map")
+    return Retargeted(mapped.channels, mapped.values, tuple(retarget_map.unmapped_sources(anim.channels)), missing)
+
+
+def landmark_basis(obj: bpy.types.Object, key: bpy.types.Key) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Rest positions of the head's landmark vertices and each shape key's offsets at them."""
+    indices = obj.get(LANDMARK_PROPERTY) or obj.data.get(LANDMARK_PROPERTY)
+    if indices is None:
+        raise InputError(None, f"object {obj.name!r} has no {LANDMARK_PROPERTY!r} property, so landmark "
+                               "animations cannot be solved onto its shape keys")
+    indices = np.asarray(list(indices), dtype=np.int64)
+    rest = block_coords(key.reference_key)[indices]
+    offsets = {name: block_coords(key.key_blocks[name])[indices] - rest for name in animatable_names(key)}
+    return rest, offsets
+
+
+def block_coords(block: bpy.types.ShapeKey) -> np.ndarray:
+    coords = np.empty(len(block.data) * 3, dtype=np.float32)
+    block.data.foreach_get("co", coords)
+    return coords.reshape(-1, 3)
+
+
+LANDMARK_CHANNEL = re.compile(r"^(lip|lm)(\d+)_([xyz])$")
+LIP_FIRST_LANDMARK = 48  # lipNN is iBUG landmark 48 + NN
+
+
+def landmark_layout(channels: list[str]) -> tuple[list[int], list[str], np.ndarray]:
+    """(iBUG landmark indices, axes, [landmarks x axes] column of each channel) of a landmark animation.
+
+    Channels are `lipNN_x` (NN counts the 20 lip points from iBUG 48) or `lmNN_x` (iBUG index NN).
+    """
+    parsed = []
+    for channel in channels:
+        match = LANDMARK_CHANNEL.match(channel)
+        if match is None:
+            raise InputError(None, f"landmark channel {channel!r} is not named like lip00_x or lm48_x")
+        offset = LIP_FIRST_LANDMARK if match.group(1) == "lip" else 0
+        parsed.append((offset + int(match.group(2)), match.group(3)))
+    landmarks = sorted({lm for lm, _ in parsed})
+    axes = sorted({axis for _, axis in parsed})
+    columns = np.full((len(landmarks), len(axes)), -1, dtype=np.int64)
+    for column, (lm, axis) in enumerate(parsed):
+        columns[landmarks.index(lm), axes.index(axis)] = column
+    if (columns < 0).any():
+        raise InputError(None, "landmark animation lacks some axes for some landmarks")
+    return landmarks, axes, columns
+
+
+def solve_landmarks(anim: Animation, obj: bpy.types.Object, key: bpy.types.Key) -> Retargeted:
+    """Landmark animation -> shape-key weights by the backend's bounded least squares (weights in [0, 1]).
+
+    Values are offsets from the rest pose in the head's object units; with meta "landmark_space":
+    "absolute" they are positions, and the rest pose is subtracted.
+    """
+    from .backend.solver import solve_weights
+
+    landmarks, axes, columns = landmark_layout(anim.channels)
+    rest, offsets = landmark_basis(obj, key)
+    if max(landmarks) >= len(rest):
+        raise InputError(None, f"the animation uses landmark {max(landmarks)}, but {obj.name!r} "
+                               f"has {len(rest)} in {LANDMARK_PROPERTY!r}")
+    axis_index = ["xyz".index(a) for a in axes]
+    targets = anim.values[:, columns]  # [T, L, D]
+    if anim.meta.get("landmark_space") == "absolute":
+        targets = targets - rest[np.ix_(landmarks, axis_index)][None]
+    names = list(offsets)
+    basis = np.stack([offsets[n][np.ix_(landmarks, axis_index)] for n in names])  # [K, L, D]
+    return Retargeted(names, solve_weights(basis, targets), (), ())

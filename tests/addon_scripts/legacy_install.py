@@ -1,0 +1,33 @@
+"""Inside Debian's Blender 3.4 (`blender -b --python`): install the zip as a legacy add-on, enable it,
+save the preferences, and put a head with the 46 shape keys in a .blend.
+
+    blender -b --factory-startup --python legacy_install.py -- ADDON.zip EXTERNAL_PYTHON HEAD.blend
+"""
+import sys
+
+import addon_utils
+import bpy
+
+
+def main(zip_path: str, python: str, head_path: str) -> None:
+    bpy.ops.preferences.addon_install(filepath=zip_path)
+    addon_utils.enable("mouthpiece", default_set=True, handle_error=None)
+    assert "mouthpiece" in bpy.context.preferences.addons, "add-on did not enable"
+    prefs = bpy.context.preferences.addons["mouthpiece"].preferences
+    prefs.external_python = python
+    bpy.ops.wm.save_userpref()
+    from mouthpiece.backend.rig import FACEWAREHOUSE_46
+
+    bpy.ops.wm.read_homefile(use_empty=True)
+    mesh = bpy.data.meshes.new("Head")
+    mesh.from_pydata([(0, 0, 0), (1, 0, 0), (0, 1, 0)], [], [(0, 1, 2)])
+    head = bpy.data.objects.new("Head", mesh)
+    bpy.context.scene.collection.objects.link(head)
+    head.shape_key_add(name="Basis")
+    for name in FACEWAREHOUSE_46:
+        head.shape_key_add(name=name)
+    bpy.context.scene.render.fps = 25
+    bpy.ops.wm.save_as_mainfile(filepath=head_path)
+
+
+main(*sys.argv[sys.argv.index("--") + 1:])

@@ -1,0 +1,207 @@
+"""A PyTorch Dataset over a corpus manifest, with the feature view each model family needs.
+
+Views (all float32 tensors unless noted; T frames at `fps`, F frames at 80 fps):
+  "spectrogram"  x (T, 1, 128, 32)  causal log-power spectrogram windows (backend.features), one per frame
+                 y (T, 46)          FaceWarehouse-46 weights
+  "raw300"       x (T, 4800)        300 ms of 16 kHz audio centred on each frame (zeros past the ends)
+                 y (T, 4, 2)        lip points 48, 54, 62, 66 in image pixels (the head camera's 2D)
+                 weights (T, 46)
+  "mel80"        x (F, 80)          log-mel, 80 bands 55-7600 Hz, FFT 800, hop 200 (80 fps)
+                 y (F, 20, 3)       lip landmarks 48-67 minus the utterance's neutral, in landmark units
+  "text"         x (N,) int64       character ids in TEXT_VOCABULARY (0 pads, 1 is unknown)
+                 y (F, 20, 3)       as in mel80
+Labels are stored at 100 fps and interpolated linearly to each view's frame times.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from backend.errors import InputError
+from backend.features import frame_count, spectrogram_windows
+
+from .augment import AugmentOptions, augment
+from .corpus.labels import load_labels
+from .corpus.manifest import SPLIT_NAMES, read_manifest
+
+SAMPLE_RATE = 16000
+VIEWS = ("spectrogram", "raw300", "mel80", "text")
+RAW_WINDOW = 4800  # 300 ms at 16 kHz
+LIP_POINTS_2D = (48, 54, 62, 66)  # mouth corners, inner-lip top and bottom centres
+LIP_LANDMARKS = tuple(range(48, 68))
+MEL_FPS = 80.0
+MEL_HOP = 200
+MEL_FFT = 800
+MEL_BANDS = 80
+MEL_FMIN, MEL_FMAX = 55.0, 7600.0
+TEXT_VOCABULARY = ("<pad>", "<unk>", " ", "'", ",", ".", "?", "!", "-", *"abcdefghijklmnopqrstuvwxyz",
+                   *"áéíóúüñ¿¡")
+CHAR_ID = {c: i for i, c in enumerate(TEXT_VOCABULARY)}
+
+
+def encode_text(text: str) -> np.ndarray:
+    """Lower-cased characters to ids; characters outside the vocabulary map to <unk> (1)."""
+    return np.array([CHAR_ID.get(c, 1) for c in text.lower()], dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class Clip:
+    audio: np.ndarray
+    labels: dict
+    label_start_s: float  # time in the stored labels that the clip's sample 0 corresponds to
+    time_scale: float  # output time t maps to label time label_start_s + t * time_scale
+
+
+class CorpusDataset:
+    """Utterances of one split of a corpus; `__getitem__` returns a dict of tensors for `view`."""
+
+    def __init__(self, root: str | os.PathLike, split: str | None, view: str, fps: float = 30.0,
+                 augment: AugmentOptions | None = None, crop_s: float | None = None, seed: int = 0):
+        if view not in VIEWS:
+            raise ValueError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
+        if split is not None and split not in SPLIT_NAMES:
+            raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLIT_NAMES)}")
+        self.root = Path(root)
+        self.records = [r for r in read_manifest(self.root, strict=True) if split is None or r["split"] == split]
+        if not self.records:
+            raise InputError(self.root / "manifest.jsonl", f"no utterances in split {split!r}")
+        self.view, self.fps, self.augment_options, self.crop_s = view, float(fps), augment, crop_s
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        self.rng_worker: int | None = None
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> dict:
+        import torch
+
+        self.seed_for_worker()
+        record = self.records[index]
+        clip = self.load_clip(record)
+        arrays = VIEW_BUILDERS[self.view](self, clip, record)
+        return {key: torch.from_numpy(np.ascontiguousarray(value)) for key, value in arrays.items()}
+
+    def seed_for_worker(self) -> None:
+        """DataLoader workers each get their own random stream (they start as copies of one dataset)."""
+        import torch.utils.data
+
+        info = torch.utils.data.get_worker_info()
+        if info is not None and self.rng_worker != info.id:
+            self.rng = np.random.default_rng([self.seed, info.id + 1])
+            self.rng_worker = info.id
+
+    def load_clip(self, record: dict) -> Clip:
+        import soundfile
+
+        audio, rate = soundfile.read(self.root / record["audio"], dtype="float32", always_2d=False)
+        if rate != SAMPLE_RATE:
+            raise InputError(self.root / record["audio"], f"sample rate {rate}, expected {SAMPLE_RATE}")
+        labels = load_labels(self.root / record["labels"])
+        start_s = 0.0
+        if self.crop_s and self.view != "text" and len(audio) > self.crop_s * SAMPLE_RATE:
+            first = int(self.rng.integers(0, len(audio) - int(self.crop_s * SAMPLE_RATE) + 1))
+            audio = audio[first:first + int(self.crop_s * SAMPLE_RATE)]
+            start_s = first / SAMPLE_RATE
+        time_scale = 1.0
+        if self.augment_options is not None:
+            augmented = augment(audio, SAMPLE_RATE, self.augment_options, self.rng)
+            audio, time_scale = augmented.audio, augmented.time_scale
+        return Clip(audio.astype(np.float32), labels, start_s, time_scale)
+
+
+def label_times(clip: Clip, n_frames: int, fps: float) -> np.ndarray:
+    """Times in the stored labels for the clip's frames 0..n_frames-1 at `fps`."""
+    return clip.label_start_s + np.arange(n_frames) / fps * clip.time_scale
+
+
+def sample_labels(values: np.ndarray, label_fps: float, times: np.ndarray) -> np.ndarray:
+    """Linear interpolation of [T, ...] label frames at `times` (held at the ends)."""
+    if len(values) == 0:
+        raise ValueError("no label frames to sample")
+    position = np.clip(times * label_fps, 0, len(values) - 1)
+    low = np.floor(position).astype(np.int64)
+    high = np.minimum(low + 1, len(values) - 1)
+    frac = (position - low).reshape(-1, *([1] * (values.ndim - 1)))
+    return ((1 - frac) * values[low] + frac * values[high]).astype(np.float32)
+
+
+def spectrogram_view(dataset: CorpusDataset, clip: Clip, record: dict) -> dict:
+    n = frame_count(len(clip.audio), SAMPLE_RATE, dataset.fps)
+    x = spectrogram_windows(clip.audio, SAMPLE_RATE, dataset.fps, n_frames=n)[:, None]
+    weights = require_weights(clip.labels, dataset.root / record["labels"])
+    y = sample_labels(weights, float(clip.labels["fps"]), label_times(clip, n, dataset.fps))
+    return {"x": x.astype(np.float32), "y": y}
+
+
+def raw300_view(dataset: CorpusDataset, clip: Clip, record: dict) -> dict:
+    n = frame_count(len(clip.audio), SAMPLE_RATE, dataset.fps)
+    half = RAW_WINDOW // 2
+    padded = np.pad(clip.audio, (half, half + RAW_WINDOW))
+    centres = np.round(np.arange(n) * SAMPLE_RATE / dataset.fps).astype(np.int64)
+    x = padded[centres[:, None] + np.arange(RAW_WINDOW)[None, :]]
+    times = label_times(clip, n, dataset.fps)
+    fps = float(clip.labels["fps"])
+    points = clip.labels["landmarks2d"][:, list(LIP_POINTS_2D)]
+    arrays = {"x": x.astype(np.float32), "y": sample_labels(points, fps, times)}
+    weights = clip.labels["weights"]
+    arrays["weights"] = sample_labels(weights, fps, times) if len(weights) else np.zeros((n, 46), np.float32)
+    return arrays
+
+
+def log_mel(audio: np.ndarray) -> np.ndarray:
+    """(F, 80) natural-log mel power, F = 1 + len(audio) // 200 (centred frames at 80 fps)."""
+    import librosa
+
+    mel = librosa.feature.melspectrogram(y=audio, sr=SAMPLE_RATE, n_fft=MEL_FFT, hop_length=MEL_HOP,
+                                         win_length=MEL_FFT, n_mels=MEL_BANDS, fmin=MEL_FMIN, fmax=MEL_FMAX)
+    return np.log(np.maximum(mel, 1e-5)).T.astype(np.float32)
+
+
+def lip_displacements(clip: Clip, n_frames: int) -> np.ndarray:
+    """(n_frames, 20, 3) lip landmarks at 80 fps minus the utterance's neutral landmarks."""
+    landmarks = clip.labels["landmarks3d"]
+    neutral = clip.labels["neutral3d"] if "neutral3d" in clip.labels else landmarks[0]
+    lips = sample_labels(landmarks[:, list(LIP_LANDMARKS)], float(clip.labels["fps"]),
+                         label_times(clip, n_frames, MEL_FPS))
+    return (lips - neutral[list(LIP_LANDMARKS)][None]).astype(np.float32)
+
+
+def mel80_view(dataset: CorpusDataset, clip: Clip, record: dict) -> dict:
+    x = log_mel(clip.audio)
+    return {"x": x, "y": lip_displacements(clip, len(x))}
+
+
+def text_view(dataset: CorpusDataset, clip: Clip, record: dict) -> dict:
+    n = 1 + len(clip.audio) // MEL_HOP
+    return {"x": encode_text(record["text"]), "y": lip_displacements(clip, n)}
+
+
+def require_weights(labels: dict, path: Path) -> np.ndarray:
+    weights = labels["weights"]
+    if len(weights) == 0:
+        raise InputError(path, "this utterance has no blendshape weights (a real-dataset import); "
+                               "use a landmark view (raw300, mel80, text)")
+    return weights
+
+
+VIEW_BUILDERS = {"spectrogram": spectrogram_view, "raw300": raw300_view, "mel80": mel80_view, "text": text_view}
+
+
+def collate(items: list[dict]) -> dict:
+    """Pad every key along its first axis to the batch's longest; `<key>_length` holds the true lengths."""
+    import torch
+
+    batch = {}
+    for key in items[0]:
+        tensors = [item[key] for item in items]
+        lengths = torch.tensor([t.shape[0] for t in tensors], dtype=torch.int64)
+        padded = tensors[0].new_zeros((len(tensors), int(lengths.max()), *tensors[0].shape[1:]))
+        for i, tensor in enumerate(tensors):
+            padded[i, : tensor.shape[0]] = tensor
+        batch[key] = padded
+        batch[f"{key}_length"] = lengths
+    return batch

@@ -1,0 +1,1 @@
+"""Adapters that turn real audiovisual datasets on disk into the corpus format (one module each)."""

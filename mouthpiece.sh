@@ -40,7 +40,8 @@ install_venv() {
 }
 
 setup_python() {
-    install_venv "$VENV" "$(cat pyproject.toml)" -e '.[train,blender,dev]' --config-settings editable_mode=compat
+    install_venv "$VENV" "$(cat pyproject.toml constraints.txt)" -c constraints.txt \
+        -e '.[train,blender,dev]' --config-settings editable_mode=compat
 }
 
 # Blender 5.0's API (no action.fcurves) is tested against bpy 5.0.1 in a second venv.

@@ -9,6 +9,7 @@ Needs the `bpy` module (or runs inside Blender through batch.py). Exit code 0 on
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import shutil
@@ -153,7 +154,10 @@ def render_video(scene, obj, out_video: Path, audio: str, args: RenderArgs) -> N
     ensure_camera(scene, obj)
     with tempfile.TemporaryDirectory(prefix="mouthpiece-frames-") as folder:
         configure_render(scene, args.engine, args.resolution, folder)
-        bpy.ops.render.render(animation=True)
+        frames = scene.frame_end - scene.frame_start + 1
+        print_progress(0.0, f"rendering {frames} frames ({args.engine})")
+        with stdout_silenced():
+            bpy.ops.render.render(animation=True)
         fps = scene.render.fps / scene.render.fps_base
         with atomic_path(out_video) as tmp:
             command = [ffmpeg, "-y", "-loglevel", "error", "-framerate", f"{fps:g}",
@@ -164,6 +168,20 @@ def render_video(scene, obj, out_video: Path, audio: str, args: RenderArgs) -> N
             done = subprocess.run(command, capture_output=True, text=True)
             if done.returncode != 0:
                 raise ToolError(f"ffmpeg failed writing {out_video}: {done.stderr.strip()[-400:]}")
+
+
+@contextlib.contextmanager
+def stdout_silenced():
+    """Blender prints two lines per rendered frame straight to fd 1; keep the terminal readable."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def parse_args(argv: list[str]) -> RenderArgs:

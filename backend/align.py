@@ -197,6 +197,7 @@ def _decoder(kind: str):
 
 
 def _decode(decoder, pcm: np.ndarray) -> None:
+    decoder.reinit_feat()  # noise and CMN estimates otherwise carry over from the previous utterance
     decoder.start_utt()
     decoder.process_raw(pcm.tobytes(), full_utt=True)
     decoder.end_utt()

@@ -21,7 +21,11 @@ def test_external_python_gives_the_same_animation_as_in_process(tmp_path):
     local = run_in_process(GenerateRequest(text=LINE, fps=25.0), lambda f, m: None)
     assert external.channels == local.channels and external.fps == 25.0
     assert external.n_frames == local.n_frames
-    np.testing.assert_allclose(external.values, local.values, atol=2e-3)  # the text path varies by < 1e-3
+    # espeak-ng's speech for the same text shifts by a few samples between calls: close, not exact
+    np.testing.assert_allclose(external.values, local.values, atol=0.05)
+    from_wav = GenerateRequest(audio_path=str(tmp_path / "line.wav"), transcript=LINE, fps=25.0)
+    np.testing.assert_allclose(run_external(sys.executable, from_wav, lambda f, m: None).values,
+                               run_in_process(from_wav, lambda f, m: None).values, atol=1e-5)
     assert (tmp_path / "line.wav").is_file()
     assert seen and seen[0][0] == 0.0 and all(0.0 <= f <= 1.0 for f, _ in seen)
 

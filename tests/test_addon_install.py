@@ -74,10 +74,13 @@ def test_install_enable_and_generate_on_a_head(python, addon_zip, head_blend, tm
     assert report["enabled"] and str(tmp_path / "user") in report["module"]
     assert sorted(report["takes"]) == sorted([report["text"]["action"], report["wav"]["action"]])
     assert report["strips"] == 1  # the synthesized speech; generating from that WAV does not add it twice
+    # The backend reruns each request for comparison. Decoding and aligning the same WAV is exact; espeak-ng's
+    # speech for the same text shifts by a few samples from call to call, which moves a bilabial closure
+    # edge by up to a frame.
+    tolerance = {"text": 0.05, "wav": 1e-5}
     for take in ("text", "wav"):
         result = report[take]
-        # the backend reruns the same request for comparison; its text path varies by < 1e-3 between runs
-        assert len(result["curves"]) == 46 and result["max_error"] < 2e-3
+        assert len(result["curves"]) == 46 and result["max_error"] < tolerance[take], (take, result["max_error"])
         assert result["anim_fps"] == report["scene_fps"] and result["jaw_max"] > 0.1
         assert result["frames"] == [1.0 + i for i in range(result["n_frames"])]
 

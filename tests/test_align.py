@@ -162,3 +162,12 @@ def test_transcripts_are_normalised_for_the_dictionary():
     assert normalize_transcript("Mr. Dashwood's 21st birthday, in 1811: 3 cakes & 2.5 pies!") == [
         "mr", "dashwood's", "twenty", "first", "birthday", "in", "eighteen", "eleven", "three", "cakes", "and",
         "two", "point", "five", "pies"]
+
+
+@needs_librivox
+def test_alignment_does_not_depend_on_what_was_decoded_before():
+    audio, rate, text, _ = _clip(CLIPS[1])
+    first = align(audio, rate, text).as_lists()
+    other, other_rate, other_text, _ = _clip(CLIPS[0])
+    align(other, other_rate, other_text)
+    assert align(audio, rate, text).as_lists() == first

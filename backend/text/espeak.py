@@ -164,6 +164,9 @@ class _Engine:
         self.lib.espeak_SetParameter(PARAM_RATE, int(rate_wpm), 0)
         self.lib.espeak_SetParameter(PARAM_PITCH, int(pitch), 0)
         self._chunks, self._events = [], []
+        # The callback is process-wide in the C library; claim it for every call, since a second copy of
+        # this module (the add-on's vendored backend beside the installed one) may have claimed it since.
+        self.lib.espeak_SetSynthCallback(self._callback)
         data = text.encode("utf-8")
         status = self.lib.espeak_Synth(data, len(data) + 1, 0, POS_CHARACTER, 0, CHARS_UTF8, None, None)
         self.lib.espeak_Synchronize()

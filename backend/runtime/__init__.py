@@ -1,0 +1,1 @@
+"""Torch-free inference for the exported default models (numpy only), usable inside Blender."""

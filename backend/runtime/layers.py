@@ -1,0 +1,64 @@
+"""Inference layers in numpy, matching torch's definitions (float32, channels last)."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    # exp of a non-positive number only, so large |x| neither overflows nor warns
+    positive = x >= 0
+    e = np.exp(np.where(positive, -x, x))
+    return np.where(positive, 1.0 / (1.0 + e), e / (1.0 + e)).astype(np.float32)
+
+
+def relu(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0.0, out=x)
+
+
+def strided_conv3(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """A kernel-3, stride-2, padding-1 convolution along axis -2 of channels-last `x` (..., L, C_in).
+
+    `weight` is torch's (C_out, C_in, 3) for that axis; returns (..., L // 2, C_out).
+    """
+    length = x.shape[-2]
+    pad = [(0, 0)] * (x.ndim - 2) + [(1, 1), (0, 0)]
+    padded = np.pad(x, pad)
+    taps = [padded[..., k:k + length:2, :] for k in range(3)]
+    patches = np.concatenate(taps, axis=-1)  # (..., L/2, 3 * C_in), tap-major
+    matrix = weight.transpose(2, 1, 0).reshape(-1, weight.shape[0])  # (3 * C_in, C_out)
+    return patches @ matrix + bias
+
+
+def gru(inputs: np.ndarray, w_ih, w_hh, b_ih, b_hh, state: np.ndarray | None = None):
+    """torch.nn.GRU, one layer, over (T, in) -> ((T, H), last state). Gate order r, z, n."""
+    hidden = w_hh.shape[1]
+    h = np.zeros(hidden, np.float32) if state is None else state
+    projected = inputs @ w_ih.T + b_ih  # (T, 3H), all input projections at once
+    w_hh_t = np.ascontiguousarray(w_hh.T)
+    out = np.empty((inputs.shape[0], hidden), np.float32)
+    for t in range(inputs.shape[0]):
+        recurrent = h @ w_hh_t + b_hh
+        x_r, x_z, x_n = np.split(projected[t], 3)
+        h_r, h_z, h_n = np.split(recurrent, 3)
+        r = sigmoid(x_r + h_r)
+        z = sigmoid(x_z + h_z)
+        n = np.tanh(x_n + r * h_n)
+        h = (1.0 - z) * n + z * h
+        out[t] = h
+    return out, h
+
+
+def lstm(inputs: np.ndarray, w_ih, w_hh, b_ih, b_hh, state=None):
+    """torch.nn.LSTM, one layer, over (T, in) -> ((T, H), (h, c)). Gate order i, f, g, o."""
+    hidden = w_hh.shape[1]
+    h, c = (np.zeros(hidden, np.float32), np.zeros(hidden, np.float32)) if state is None else state
+    projected = inputs @ w_ih.T + (b_ih + b_hh)
+    w_hh_t = np.ascontiguousarray(w_hh.T)
+    out = np.empty((inputs.shape[0], hidden), np.float32)
+    for t in range(inputs.shape[0]):
+        gates = projected[t] + h @ w_hh_t
+        i, f, g, o = np.split(gates, 4)
+        c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
+        h = sigmoid(o) * np.tanh(c)
+        out[t] = h
+    return out, (h, c)

@@ -1,0 +1,100 @@
+"""Quality measures for blendshape animation (DESIGN §5): numpy only, on [T, 46] weights at one fps.
+
+Temporal smoothness and self-smoothness follow Pham et al. (ICMI 2018), who compare how predictions
+change from frame to frame: temporal smoothness error is the mean squared difference between the
+predicted and the true frame-to-frame changes; self-smoothness is the mean squared frame-to-frame
+change of the prediction alone (lower is smoother; the ground truth has its own value for reference).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+BILABIALS = ("P", "B", "M")
+OPEN_VOWELS = ("AA", "AE", "AH", "AO", "AW", "AY")
+CLOSED_SHARE = 0.15  # a bilabial closes when the gap drops under 15% of the clip's largest
+OPEN_SHARE = 0.40  # an open vowel opens when the gap exceeds 40% of it
+CLOSURE_LEAD_S = 0.04  # closure may start 40 ms before the phone
+
+
+def weight_mse(predicted: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.mean((predicted - truth) ** 2))
+
+
+def lip_rmse_mm(predicted: np.ndarray, truth: np.ndarray, head) -> float:
+    """RMS distance of the 20 lip landmarks (48-67) on the default head, in millimetres."""
+    lips = list(range(48, 68))
+    a = head.landmarks(predicted)[:, lips]
+    b = head.landmarks(truth)[:, lips]
+    return float(np.sqrt(np.mean(np.sum((a - b) ** 2, axis=-1))) * 1000.0)
+
+
+def temporal_smoothness_error(predicted: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.mean((np.diff(predicted, axis=0) - np.diff(truth, axis=0)) ** 2))
+
+
+def self_smoothness(predicted: np.ndarray) -> float:
+    return float(np.mean(np.diff(predicted, axis=0) ** 2))
+
+
+@dataclass(frozen=True)
+class SyncCounts:
+    """Phone counts behind the real-speech sync score."""
+
+    bilabials: int = 0
+    closed: int = 0
+    vowels: int = 0
+    opened: int = 0
+
+    def __add__(self, other: "SyncCounts") -> "SyncCounts":
+        return SyncCounts(self.bilabials + other.bilabials, self.closed + other.closed,
+                          self.vowels + other.vowels, self.opened + other.opened)
+
+    @property
+    def closure_rate(self) -> float:
+        return self.closed / self.bilabials if self.bilabials else float("nan")
+
+    @property
+    def open_rate(self) -> float:
+        return self.opened / self.vowels if self.vowels else float("nan")
+
+    @property
+    def score(self) -> float:
+        return 0.5 * (self.closure_rate + self.open_rate)
+
+
+def read_phones(path: str | Path) -> list[tuple[str, float, float]]:
+    """(label, start_s, end_s) from a pocketsphinx-style .phone.json (words holding phones)."""
+    data = json.loads(Path(path).read_text("utf-8"))
+    phones = []
+    for word in data.get("w", []):
+        for phone in word.get("w", []):
+            phones.append((phone["t"].upper(), float(phone["b"]), float(phone["b"]) + float(phone["d"])))
+    return phones
+
+
+def frames_between(start_s: float, end_s: float, fps: float, n_frames: int) -> np.ndarray:
+    """Frame indices with times in [start, end]; the nearest frame when none falls inside."""
+    first = max(0, int(np.ceil(start_s * fps - 1e-9)))
+    last = min(n_frames - 1, int(np.floor(end_s * fps + 1e-9)))
+    if last < first:
+        return np.array([min(n_frames - 1, max(0, int(round(0.5 * (start_s + end_s) * fps))))])
+    return np.arange(first, last + 1)
+
+
+def sync_counts(gap: np.ndarray, fps: float, phones: list[tuple[str, float, float]]) -> SyncCounts:
+    """Bilabial closures and open vowels of one clip, from its [T] inner-lip gap."""
+    largest = float(gap.max()) if gap.size else 0.0
+    counts = SyncCounts()
+    for label, start, end in phones:
+        if label in BILABIALS:
+            window = gap[frames_between(start - CLOSURE_LEAD_S, end, fps, len(gap))]
+            counts += SyncCounts(bilabials=1, closed=int(window.min() <= CLOSED_SHARE * largest))
+        elif label in OPEN_VOWELS:
+            quarter = 0.25 * (end - start)
+            window = gap[frames_between(start + quarter, end - quarter, fps, len(gap))]
+            counts += SyncCounts(vowels=1, opened=int(largest > 0 and window.max() > OPEN_SHARE * largest))
+    return counts

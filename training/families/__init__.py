@@ -1,0 +1,1 @@
+"""Model families, one module each; every module exposes FAMILY (see training.registry)."""

@@ -1,0 +1,42 @@
+"""Model families by name. Each family module exposes `FAMILY`, a `Family` the shared trainer drives."""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Callable
+
+# name -> module exposing FAMILY. Later families (qlearn, tacotron, wav2lip, nerf) add a line here.
+FAMILIES: dict[str, str] = {
+    "cnn-gru": "training.families.cnn_gru",
+}
+
+
+@dataclass(frozen=True)
+class Family:
+    """What the trainer needs to know about a model family.
+
+    build(config) -> torch.nn.Module; prepare(module, dataset) sets data statistics before training;
+    loss(model, batch) -> (scalar loss tensor, {metric: float}) with `model` possibly DDP-wrapped;
+    the metrics include "mse" and "frames" (the batch's weight in validation averages).
+    """
+
+    name: str
+    description: str
+    config_class: type
+    dataset_view: str
+    build: Callable[[Any], Any]
+    prepare: Callable[[Any, Any], None]
+    loss: Callable[[Any, dict], tuple[Any, dict]]
+
+    def config_from_dict(self, data: dict):
+        return self.config_class.from_dict(data)
+
+
+def family_names() -> list[str]:
+    return list(FAMILIES)
+
+
+def get_family(name: str) -> Family:
+    if name not in FAMILIES:
+        raise KeyError(f"unknown model family {name!r}; known families: {', '.join(FAMILIES)}")
+    return importlib.import_module(FAMILIES[name]).FAMILY

@@ -12,7 +12,6 @@ import os
 import sys
 import tempfile
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
@@ -36,14 +35,15 @@ class RenderedFrames:
     fps: float = FRAMES_FPS
 
 
-@lru_cache(maxsize=1)
 def open_head(path: str = str(HEAD_BLEND)):
-    """Open the head .blend and set up Workbench; returns the mesh carrying the shape keys."""
+    """Open the head .blend (unless it is the file open now) and set up Workbench; returns the mesh
+    carrying the shape keys."""
     import bpy
 
     if not Path(path).is_file():
         raise InputError(path, "the default head .blend is missing; build it with assets/build_head.py")
-    bpy.ops.wm.open_mainfile(filepath=path)
+    if not (bpy.data.filepath and Path(bpy.data.filepath).resolve() == Path(path).resolve()):
+        bpy.ops.wm.open_mainfile(filepath=path)
     scene = bpy.context.scene
     scene.render.engine = "BLENDER_WORKBENCH"
     scene.display.shading.light = "STUDIO"

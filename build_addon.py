@@ -33,7 +33,7 @@ PIP_PLATFORMS = {
                   "macosx_10_15_x86_64", "macosx_11_0_x86_64"),
     "windows-x64": ("win_amd64",),
 }
-ASSET_GLOBS = ("head.blend", "head_landmarks.npz", "checkpoints/**/*.safetensors", "checkpoints/**/*.json")
+ASSET_GLOBS = ("head.blend", "head_landmarks.npz", "models/*/model.safetensors", "models/*/model.json")
 SKIP_PARTS = {"__pycache__", ".pytest_cache"}
 
 

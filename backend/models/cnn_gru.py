@@ -12,10 +12,11 @@ from pathlib import Path
 
 from .. import checkpoints
 from ..animation import Animation
-from ..audio import SAMPLE_RATE, load_audio, require_speech, save_wav
+from ..audio import SAMPLE_RATE, load_audio, require_speech
 from ..errors import InputError
 from ..rig import FACEWAREHOUSE_46
 from . import ModelInfo
+from .speech import speak
 
 INFO = ModelInfo(
     name="cnn-gru",
@@ -84,14 +85,7 @@ class CnnGruModel:
         return self.animate_samples(audio, str(path), progress)
 
     def animate_text(self, text, options, speech_out, progress) -> Animation:
-        from ..text import synthesize
-
-        if not text or not text.strip():
-            raise InputError(None, "no text given to animate")
-        progress(0.0, "synthesizing speech")
-        speech = synthesize(text, language=options.language, voice=options.voice)
-        if speech_out:
-            save_wav(speech_out, speech.audio, speech.sample_rate)
+        speech = speak(text, options, speech_out, progress)
         audio = speech.audio
         if speech.sample_rate != SAMPLE_RATE:
             from ..audio import resample

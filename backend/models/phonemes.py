@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from ..animation import Animation
 from ..articulation import articulate
-from ..audio import SAMPLE_RATE, load_audio, require_speech, save_wav
+from ..audio import SAMPLE_RATE, load_audio, require_speech
 from ..errors import InputError
 from . import ModelInfo
+from .speech import speak
 
 INFO = ModelInfo(
     name="phonemes",
@@ -50,14 +51,7 @@ class PhonemeModel:
         return anim
 
     def animate_text(self, text, options, speech_out, progress) -> Animation:
-        from ..text import synthesize
-
-        if not text or not text.strip():
-            raise InputError(None, "no text given to animate")
-        progress(0.0, "synthesizing speech")
-        speech = synthesize(text, language=options.language, voice=options.voice)
-        if speech_out:
-            save_wav(speech_out, speech.audio, speech.sample_rate)
+        speech = speak(text, options, speech_out, progress)
         progress(0.8, "articulating")
         duration = len(speech.audio) / speech.sample_rate
         anim = articulate(speech.timeline, fps=options.fps, duration_s=duration)

@@ -23,7 +23,7 @@ setup_apt() {
     log "apt: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
 # install_venv DIR STAMP_INPUT PIP_ARGS...: (re)install when the inputs changed since the last success.

@@ -8,6 +8,7 @@ Each pose becomes one frame of a temporary animation, so the whole sheet is one 
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -103,9 +104,21 @@ def contact_sheet(images: list[Path], labels: list[str], options: PreviewOptions
         ax.imshow(imread(image))
         ax.set_title(label, fontsize=7.5, color="white", pad=2)
     figure.subplots_adjust(left=0.005, right=0.995, bottom=0.005, top=0.985, wspace=0.02, hspace=0.12)
-    with atomic_path(options.out) as tmp:
-        figure.savefig(tmp, format="png", facecolor=figure.get_facecolor(), pil_kwargs={"optimize": True})
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", facecolor=figure.get_facecolor())
     plt.close(figure)
+    with atomic_path(options.out) as tmp:
+        save_small_png(buffer, tmp)
+
+
+def save_small_png(png: io.BytesIO, path: Path) -> None:
+    """A 256-colour palette PNG: about half the size, no visible change on these flat-shaded faces."""
+    from PIL import Image
+
+    png.seek(0)
+    with Image.open(png) as image:
+        palette = image.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        palette.save(path, format="PNG", optimize=True)
 
 
 def render_preview(options: PreviewOptions) -> Path:

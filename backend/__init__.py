@@ -3,8 +3,7 @@
 Imports inside the package are relative so the same tree works as `backend` and, vendored in the
 Blender add-on, as `<addon>.backend`.
 """
-__version__ = "0.1.0"
-
 from pathlib import Path
 
+__version__ = "0.1.0"
 DATA_DIR = Path(__file__).resolve().parent / "data"

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from .animation import Animation
@@ -48,6 +48,5 @@ def animate_text(text: str, options: AnimateOptions = AnimateOptions(),
 
 
 def _with_fps(options: AnimateOptions) -> PostOptions:
-    post = options.post
-    return PostOptions(fps=post.fps or options.fps, smoothing_s=post.smoothing_s, strength=post.strength,
-                       offset_s=post.offset_s, blinks=post.blinks, seed=post.seed)
+    """The post options, resampling to the animation's fps unless they name another rate."""
+    return replace(options.post, fps=options.post.fps or options.fps)

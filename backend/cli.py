@@ -71,7 +71,7 @@ def run_animate(args: argparse.Namespace) -> int:
         check_writable(args.speech_out, args.overwrite)
     options = AnimateOptions(
         model=args.model, language=args.language, transcript=read_transcript(args), voice=args.voice,
-        fps=args.fps, post=PostOptions(fps=args.fps, smoothing_s=args.smoothing, strength=args.strength,
+        fps=args.fps, post=PostOptions(smoothing_s=args.smoothing, strength=args.strength,
                                        offset_s=args.offset, blinks=not args.no_blinks, seed=args.seed))
     with progress_bar(disabled=args.quiet) as progress:
         if args.audio:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -90,6 +91,33 @@ def test_same_seed_gives_the_same_weights(corpus, tmp_path):
         results.append(checkpoints.load(tmp_path / name / "model").tensors)
     for key in results[0]:
         np.testing.assert_array_equal(results[0][key], results[1][key], err_msg=key)
+
+
+def test_a_resumed_run_ends_with_the_weights_of_an_unbroken_one(corpus, tmp_path):
+    unbroken = tmp_path / "unbroken"
+    result = run(train_command(corpus, unbroken, 6, "--tensorboard"))
+    assert result.returncode == 0, result.stderr
+    resumed = tmp_path / "resumed"
+    shutil.copytree(unbroken, resumed)
+    for path in [*(resumed / "checkpoints").glob("*0000006.*"), *resumed.glob("model.*")]:
+        path.unlink()  # as if killed right after the step-4 checkpoint
+    result = run(train_command(corpus, resumed, 6, "--tensorboard"))
+    assert result.returncode == 0, result.stderr
+    expected = checkpoints.load(unbroken / "checkpoints" / "step-0000006")
+    assert expected.extra["epoch"] >= 1  # the run crossed an epoch, whose crops and noise are drawn anew
+    got = checkpoints.load(resumed / "checkpoints" / "step-0000006")
+    assert set(got.tensors) == set(expected.tensors)
+    for key, value in expected.tensors.items():
+        np.testing.assert_array_equal(got.tensors[key], value, err_msg=key)
+    assert tensorboard_steps(resumed, "val_loss") == [2, 4, 6]  # steps 5-6 written once, though run twice
+
+
+def tensorboard_steps(run_dir: Path, tag: str) -> list[int]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir / "tensorboard"))
+    events.Reload()
+    return [event.step for event in events.Scalars(tag)]
 
 
 def test_torchrun_two_processes_on_cpu(corpus, tmp_path):

@@ -69,9 +69,7 @@ class CorpusDataset:
         if not self.records:
             raise InputError(self.root / "manifest.jsonl", f"no utterances in split {split!r}")
         self.view, self.fps, self.augment_options, self.crop_s = view, float(fps), augment, crop_s
-        self.seed = seed
-        self.rng = np.random.default_rng(seed)
-        self.rng_worker: int | None = None
+        self.seed, self.epoch = seed, 0
 
     def __len__(self) -> int:
         return len(self.records)
@@ -79,22 +77,21 @@ class CorpusDataset:
     def __getitem__(self, index: int) -> dict:
         import torch
 
-        self.seed_for_worker()
         record = self.records[index]
-        clip = self.load_clip(record)
+        clip = self.load_clip(record, self.item_rng(index))
         arrays = VIEW_BUILDERS[self.view](self, clip, record)
         return {key: torch.from_numpy(np.ascontiguousarray(value)) for key, value in arrays.items()}
 
-    def seed_for_worker(self) -> None:
-        """DataLoader workers each get their own random stream (they start as copies of one dataset)."""
-        import torch.utils.data
+    def set_epoch(self, epoch: int) -> None:
+        """Crops and augmentation are drawn afresh each epoch (call before building the epoch's loader)."""
+        self.epoch = int(epoch)
 
-        info = torch.utils.data.get_worker_info()
-        if info is not None and self.rng_worker != info.id:
-            self.rng = np.random.default_rng([self.seed, info.id + 1])
-            self.rng_worker = info.id
+    def item_rng(self, index: int) -> np.random.Generator:
+        """The random stream of one item in this epoch: a function of (seed, epoch, index) alone, so an
+        item looks the same in any worker process and in a run resumed from a checkpoint."""
+        return np.random.default_rng([self.seed, self.epoch, index])
 
-    def load_clip(self, record: dict) -> Clip:
+    def load_clip(self, record: dict, rng: np.random.Generator) -> Clip:
         import soundfile
 
         audio, rate = soundfile.read(self.root / record["audio"], dtype="float32", always_2d=False)
@@ -103,12 +100,12 @@ class CorpusDataset:
         labels = load_labels(self.root / record["labels"])
         start_s = 0.0
         if self.crop_s and self.view != "text" and len(audio) > self.crop_s * SAMPLE_RATE:
-            first = int(self.rng.integers(0, len(audio) - int(self.crop_s * SAMPLE_RATE) + 1))
+            first = int(rng.integers(0, len(audio) - int(self.crop_s * SAMPLE_RATE) + 1))
             audio = audio[first:first + int(self.crop_s * SAMPLE_RATE)]
             start_s = first / SAMPLE_RATE
         time_scale = 1.0
         if self.augment_options is not None:
-            augmented = augment(audio, SAMPLE_RATE, self.augment_options, self.rng)
+            augmented = augment(audio, SAMPLE_RATE, self.augment_options, rng)
             audio, time_scale = augmented.audio, augmented.time_scale
         return Clip(audio.astype(np.float32), labels, start_s, time_scale)
 

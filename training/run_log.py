@@ -18,7 +18,10 @@ class RunLog:
         self.csv_path = run_dir / "metrics.csv"
         self.png_path = run_dir / "loss.png"
         self.rows: list[dict] = self._read_rows()
-        self.writer = self._tensorboard(run_dir) if tensorboard else None
+        self.tensorboard_dir = run_dir / "tensorboard" if tensorboard else None
+        self.writer = None
+        if tensorboard:
+            self._check_tensorboard()
 
     def _read_rows(self) -> list[dict]:
         if not self.csv_path.is_file():
@@ -30,17 +33,25 @@ class RunLog:
         return rows
 
     @staticmethod
-    def _tensorboard(run_dir: Path):
+    def _check_tensorboard() -> None:
         try:
-            from torch.utils.tensorboard import SummaryWriter
+            import torch.utils.tensorboard  # noqa: F401
         except ImportError:
             raise ValueError("TensorBoard logging needs the tensorboard package, which is not installed; "
                              "leave out --tensorboard (metrics.csv and loss.png are always written)") from None
-        return SummaryWriter(str(run_dir / "tensorboard"))
 
-    def truncate(self, step: int) -> None:
-        """Forget rows after `step` (a resumed run repeats them)."""
+    def start_at(self, step: int) -> None:
+        """Forget rows after `step`, in the CSV and in TensorBoard's view (a resumed run repeats them)."""
         self.rows = [row for row in self.rows if row["step"] <= step]
+        if self.tensorboard_dir is not None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(self.tensorboard_dir), purge_step=step + 1 if step else None)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
 
     def add(self, row: dict) -> None:
         """Append a row; a second row for the same step fills in the first one's missing values."""

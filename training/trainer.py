@@ -1,9 +1,10 @@
 """The shared trainer: any registered family, one process or many (torchrun), resumable, seeded.
 
-RUN/checkpoints/step-NNNNNNN.{safetensors,json}  model + optimizer + RNG, for resuming (last `keep_last`)
+RUN/checkpoints/step-NNNNNNN.{safetensors,json}  model + optimizer + epoch position, for resuming (last `keep_last`)
 RUN/checkpoints/best-step-NNNNNNN.*              the lowest validation loss so far (model only)
 RUN/model.{safetensors,json}                     the best model, exported when training ends
 RUN/metrics.csv, RUN/loss.png                    one row per log interval; the loss curves
+RUN/tensorboard/                                 the same scalars as TensorBoard events (--tensorboard)
 """
 from __future__ import annotations
 
@@ -95,6 +96,12 @@ def epoch_batches(n_items: int, epoch: int, dist: Distributed, batch_size: int, 
     return [mine[i:i + batch_size] for i in range(0, usable, batch_size)]
 
 
+def step_seed(seed: int, step: int, rank: int) -> int:
+    """Dropout's seed for one step of one process: randomness that is a function of the step, so a resumed
+    run needs no saved generator state and continues exactly as an unbroken one."""
+    return (seed * 1_000_003 + step) * 1009 + rank
+
+
 def learning_rate(step: int, config: TrainConfig) -> float:
     if step < config.warmup_steps:
         return config.lr * (step + 1) / config.warmup_steps
@@ -143,7 +150,6 @@ class Trainer:
         state = self.optimizer.state_dict()
         tensors = {f"optim.{index}.{key}": torch.as_tensor(value).cpu().numpy()
                    for index, slots in state["state"].items() for key, value in slots.items()}
-        tensors["rng.torch"] = torch.get_rng_state().numpy()
         groups = [{key: value for key, value in group.items()} for group in state["param_groups"]]
         return tensors, {"optimizer_groups": groups, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
                          "best_val": self.best_val if math.isfinite(self.best_val) else None}
@@ -186,7 +192,6 @@ class Trainer:
         self.module.load_state_dict({k[6:]: torch.from_numpy(v) for k, v in saved.tensors.items()
                                      if k.startswith("model.")})
         self.optimizer.load_state_dict(self._optimizer_state(saved))
-        torch.set_rng_state(torch.from_numpy(saved.tensors["rng.torch"]))
         self.step, self.epoch = saved.step, saved.extra["epoch"]
         self.batch_in_epoch = saved.extra["batch_in_epoch"]
         self.best_val = math.inf if saved.extra["best_val"] is None else saved.extra["best_val"]
@@ -219,7 +224,7 @@ class Trainer:
         if not resumed:
             self.family.prepare(self.module, self.train_data)
         if self.log is not None:
-            self.log.truncate(self.step)
+            self.log.start_at(self.step)
         model = self._wrapped()
         started, totals = time.time(), {"loss": 0.0, "mse": 0.0, "n": 0}
         progress = self._progress_bar()
@@ -245,6 +250,8 @@ class Trainer:
         if self.step % self.config.eval_every or not metrics:  # no validation pass at the final step yet
             metrics = self._evaluate_and_save(totals, started)
         self.export_best()
+        if self.log is not None:
+            self.log.close()
         self._barrier()
         return metrics
 
@@ -265,6 +272,8 @@ class Trainer:
                     dynamic_ncols=True, mininterval=2.0)
 
     def _epoch_loader(self):
+        if hasattr(self.train_data, "set_epoch"):
+            self.train_data.set_epoch(self.epoch)
         batches = epoch_batches(len(self.train_data), self.epoch, self.dist, self.config.batch_size,
                                 self.config.seed)
         if not batches:
@@ -275,6 +284,7 @@ class Trainer:
 
     def _train_step(self, model, batch: dict) -> tuple[float, dict]:
         model.train()
+        torch.manual_seed(step_seed(self.config.seed, self.step, self.dist.rank))
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(self.step, self.config)
         batch = to_device(batch, self.dist.device)

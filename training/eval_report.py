@@ -11,7 +11,7 @@ from backend.rig import CHANNEL_INDEX
 
 TABLE_COLUMNS = (("weight_mse", "Weight MSE", "{:.5f}"), ("lip_rmse_mm", "Lip RMSE (mm)", "{:.2f}"),
                  ("temporal_smoothness_error", "Temporal smoothness err.", "{:.2e}"),
-                 ("self_smoothness", "Self-smoothness", "{:.2e}"), ("utterances", "Utterances", "{}"))
+                 ("self_smoothness", "Self-smoothness", "{:.3e}"), ("utterances", "Utterances", "{}"))
 ROW_ORDER = ("CNN-static", "CNN+LSTM", "CNN+GRU", "Phoneme path (transcript)", "Lazy (closed mouth)", "Ground truth")
 
 
@@ -53,7 +53,7 @@ def checks(results: dict) -> list[str]:
                        f"{'met' if gru <= lazy / 3 else 'NOT met'}")
     if "CNN+GRU" in rows and "CNN-static" in rows:
         gru, static = rows["CNN+GRU"]["self_smoothness"], rows["CNN-static"]["self_smoothness"]
-        out.append(f"self-smoothness CNN+GRU {gru:.2e} vs CNN-static {static:.2e}: "
+        out.append(f"self-smoothness CNN+GRU {gru:.3e} vs CNN-static {static:.3e}: "
                    f"{'GRU smoother' if gru < static else 'GRU NOT smoother'}")
     return out
 

@@ -127,7 +127,6 @@ class Trainer:
         self.dist = setup_distributed(config.device)
         torch.set_num_threads(config.threads)
         torch.manual_seed(config.seed + self.dist.rank)
-        np.random.seed(config.seed + self.dist.rank)
         if self.dist.device.type == "cpu":
             torch.use_deterministic_algorithms(True)
         self.module = family.build(model_config).to(self.dist.device)

@@ -4,9 +4,13 @@ save the preferences, and put a head with the 46 shape keys in a .blend.
     blender -b --factory-startup --python legacy_install.py -- ADDON.zip EXTERNAL_PYTHON HEAD.blend
 """
 import sys
+from pathlib import Path
 
 import addon_utils
 import bpy
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from blender_fixtures import make_head  # noqa: E402
 
 
 def main(zip_path: str, python: str, head_path: str) -> None:
@@ -19,13 +23,7 @@ def main(zip_path: str, python: str, head_path: str) -> None:
     from mouthpiece.backend.rig import FACEWAREHOUSE_46
 
     bpy.ops.wm.read_homefile(use_empty=True)
-    mesh = bpy.data.meshes.new("Head")
-    mesh.from_pydata([(0, 0, 0), (1, 0, 0), (0, 1, 0)], [], [(0, 1, 2)])
-    head = bpy.data.objects.new("Head", mesh)
-    bpy.context.scene.collection.objects.link(head)
-    head.shape_key_add(name="Basis")
-    for name in FACEWAREHOUSE_46:
-        head.shape_key_add(name=name)
+    make_head("Head", FACEWAREHOUSE_46)
     bpy.context.scene.render.fps = 25
     bpy.ops.wm.save_as_mainfile(filepath=head_path)
 

@@ -7,9 +7,13 @@ worker thread and a timer; a second Generate is cancelled with Esc. Writes what 
 import json
 import sys
 import time
+from pathlib import Path
 
 import addon_utils
 import bpy
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from blender_fixtures import make_head  # noqa: E402
 
 REPORT = {"progress": [], "statuses": []}
 
@@ -19,19 +23,6 @@ def view3d_context():
     area = next(a for a in window.screen.areas if a.type == "VIEW_3D")
     region = next(r for r in area.regions if r.type == "WINDOW")
     return window, area, region
-
-
-def make_head():
-    from mouthpiece.backend.rig import FACEWAREHOUSE_46
-
-    mesh = bpy.data.meshes.new("Head")
-    mesh.from_pydata([(0, 0, 0), (1, 0, 0), (0, 1, 0)], [], [(0, 1, 2)])
-    head = bpy.data.objects.new("Head", mesh)
-    bpy.context.scene.collection.objects.link(head)
-    head.shape_key_add(name="Basis")
-    for name in FACEWAREHOUSE_46:
-        head.shape_key_add(name=name)
-    return head
 
 
 def invoke_generate():
@@ -99,7 +90,9 @@ def main(zip_path: str, python: str, out_path: str) -> None:
     addon_utils.enable("mouthpiece", default_set=True, handle_error=None)
     bpy.context.preferences.addons["mouthpiece"].preferences.external_python = python
     scene = bpy.context.scene
-    scene.mouthpiece.target = make_head()
+    from mouthpiece.backend.rig import FACEWAREHOUSE_46
+
+    scene.mouthpiece.target = make_head("Head", FACEWAREHOUSE_46)
     scene.mouthpiece.source, scene.mouthpiece.text = "TEXT", "Bob made a map of the moon."
     sequence = steps(out_path)
 

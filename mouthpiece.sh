@@ -7,7 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-APT_PACKAGES=(python3-venv python3-numpy espeak-ng ffmpeg sox libsndfile1 blender xvfb xauth
+# g++ and python3-dev build pyworld (the WORLD vocoder ships no Python 3.11 wheels).
+APT_PACKAGES=(python3-venv python3-numpy python3-dev g++ espeak-ng ffmpeg sox libsndfile1 blender xvfb xauth
               festival flite festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts)
 VENV=.venv
 PYTHON=${PYTHON:-python3.11}

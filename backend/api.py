@@ -17,7 +17,8 @@ class AnimateOptions:
     model: str = "phonemes"
     language: str = "en"
     transcript: str | None = None  # audio input only: the words spoken, if known
-    voice: str | None = None  # text input only: the espeak-ng voice that speaks it
+    voice: str | None = None  # the espeak-ng voice that speaks text (or, for the dtw aligner, the transcript)
+    aligner: str = "auto"  # audio input: "pocketsphinx" (English), "dtw" (any espeak-ng language), "auto"
     fps: float = 30.0
     post: PostOptions = field(default_factory=PostOptions)
 

@@ -24,7 +24,11 @@ def build_parser() -> argparse.ArgumentParser:
     words.add_argument("--transcript", help="the words spoken in --audio")
     words.add_argument("--transcript-file", help="a text file holding the words spoken in --audio")
     animate.add_argument("--language", default="en", help="language code (en, es, any espeak-ng code)")
-    animate.add_argument("--voice", help="espeak-ng voice for --text (e.g. en-us, en+f3, es-419)")
+    animate.add_argument("--voice", help="espeak-ng voice for --text, or of the dtw aligner's reference speech "
+                                         "(e.g. en-us, en+f3, es-419)")
+    animate.add_argument("--aligner", default="auto", choices=("auto", "pocketsphinx", "dtw"),
+                         help="audio aligner of the phonemes model: pocketsphinx (English), dtw (any espeak-ng "
+                              "language, needs a transcript); auto picks by --language")
     animate.add_argument("--model", default="phonemes", help="model name (see `mouthpiece models`)")
     animate.add_argument("--fps", type=float, default=30.0, help="frames per second of the output")
     animate.add_argument("--strength", type=float, default=1.0, help="gain on all channels")
@@ -71,8 +75,9 @@ def run_animate(args: argparse.Namespace) -> int:
         check_writable(args.speech_out, args.overwrite)
     options = AnimateOptions(
         model=args.model, language=args.language, transcript=read_transcript(args), voice=args.voice,
-        fps=args.fps, post=PostOptions(smoothing_s=args.smoothing, strength=args.strength,
-                                       offset_s=args.offset, blinks=not args.no_blinks, seed=args.seed))
+        aligner=args.aligner, fps=args.fps,
+        post=PostOptions(smoothing_s=args.smoothing, strength=args.strength, offset_s=args.offset,
+                         blinks=not args.no_blinks, seed=args.seed))
     with progress_bar(disabled=args.quiet) as progress:
         if args.audio:
             anim = animate_audio(args.audio, options, progress)

@@ -59,7 +59,8 @@ def test_zip_passes_the_extension_validator(addon_zip):
 
     names = zipfile.ZipFile(addon_zip).namelist()
     assert "mouthpiece/backend/rig.py" in names and "mouthpiece/backend/data/facewarehouse46.tsv" in names
-    assert {"mouthpiece/assets/models/cnn_gru/model.safetensors", "mouthpiece/assets/models/cnn_gru/model.json"} <= set(names)
+    assert {"mouthpiece/assets/models/cnn_gru/model.safetensors", "mouthpiece/assets/models/cnn_gru/model.json",
+            "mouthpiece/assets/models/cnn_gru_causal/model.safetensors", "mouthpiece/assets/models/cnn_gru_causal/model.json"} <= set(names)
     assert any(n.startswith("mouthpiece/wheels/pocketsphinx-5.1.1-") for n in names)
     assert any(n.startswith("mouthpiece/wheels/espeakng_loader-0.2.4-") for n in names)
 

@@ -180,3 +180,20 @@ def test_sync_score_counts_closures_and_open_vowels():
     assert counts.score == 0.5 * (0.5 + 1.0)
     lazy = sync_counts(np.zeros(60), fps, phones)
     assert lazy.score == 0.5  # a closed mouth closes every bilabial and opens no vowel
+
+
+def test_lip_gap_loss_measures_the_default_heads_inner_lips():
+    from backend import headmodel
+    from training.families.cnn_gru import gap_loss, lip_gap, speech_closures
+
+    weights = np.random.default_rng(3).uniform(0, 0.6, (1, 8, 46)).astype(np.float32)
+    expected = headmodel.inner_lip_gap(headmodel.load().landmarks(weights[0]))
+    np.testing.assert_allclose(lip_gap(torch.from_numpy(weights))[0].numpy(), expected, rtol=1e-4, atol=1e-7)
+    mask = torch.ones(1, 8)
+    target = torch.from_numpy(weights)
+    assert float(gap_loss(target, target, mask, 4.0, 30.0)) == 0.0
+    assert float(gap_loss(target * 0.5, target, mask, 4.0, 30.0)) > 0.0
+    gap = torch.tensor([[0.001] * 10 + [0.008] * 5 + [0.001] * 3 + [0.008] * 5 + [0.001] * 12])
+    closed_in_speech = speech_closures(gap, 30.0)[0]
+    assert closed_in_speech[15:18].tolist() == [1.0, 1.0, 1.0] and closed_in_speech[:5].sum() == 0
+    assert closed_in_speech[-5:].sum() == 0

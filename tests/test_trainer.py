@@ -157,3 +157,24 @@ def test_a_folder_without_a_manifest_is_a_clear_error(tmp_path):
                   str(tmp_path / "run")])
     assert result.returncode == 2
     assert str(tmp_path) in result.stderr and "manifest.jsonl" in result.stderr
+
+
+def test_a_second_stage_starts_from_the_first_stages_weights(corpus, tmp_path):
+    first = run(train_command(corpus, tmp_path / "stage1", 2))
+    assert first.returncode == 0, first.stderr
+    start = checkpoints.load(tmp_path / "stage1" / "model").tensors
+    second = run(train_command(corpus, tmp_path / "stage2", 2, "--init-from", str(tmp_path / "stage1" / "model"),
+                               "--gap-weight", "1.0", "--lr", "1e-9"))
+    assert second.returncode == 0, second.stderr
+    after = checkpoints.load(tmp_path / "stage2" / "model")
+    for key, value in start.items():
+        np.testing.assert_allclose(after.tensors[key], value, atol=1e-5, err_msg=key)
+    assert after.config["model"]["gap_weight"] == 1.0
+    assert after.config["train"]["init_from"] == str(tmp_path / "stage1" / "model")
+
+
+def test_a_second_stage_refuses_weights_of_another_shape(corpus, tmp_path):
+    assert run(train_command(corpus, tmp_path / "stage1", 2)).returncode == 0
+    other = [a if a != "16" else "24" for a in train_command(corpus, tmp_path / "wide", 2)]
+    result = run(other + ["--init-from", str(tmp_path / "stage1" / "model")])
+    assert result.returncode == 2 and "do not fit this model" in result.stderr

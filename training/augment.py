@@ -1,13 +1,18 @@
-"""On-the-fly audio augmentation for training: tempo, pitch, room reverb, noise at an SNR, gain.
+"""On-the-fly audio augmentation for training: tempo, pitch, WORLD voice resynthesis, room reverb, noise
+at an SNR, a telephone band, a codec round trip, gain (the voice and channel effects live in
+training/voice_augment.py).
 
 Tempo changes the clip's length, so `augment` also returns `time_scale`: output time t corresponds to
-input time t * time_scale, and the dataset stretches the labels to match.
+input time t * time_scale, and the dataset stretches the labels to match; every other effect keeps the timing.
+The same generator state gives byte-identical audio.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+
+from .voice_augment import CODECS, channel_effects, ffmpeg_path, voice_effects
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,24 @@ class AugmentOptions:
     noise_tilt: tuple[float, float] = (0.0, 2.0)  # spectral slope: 0 white, 1 pink, 2 brown
     gain_prob: float = 0.8
     gain_db: tuple[float, float] = (-12.0, 6.0)
+    world_prob: float = 0.3  # WORLD analysis and resynthesis with the three changes below
+    world_semitones: tuple[float, float] = (-4.0, 4.0)  # F0 shift
+    world_jitter_cents: tuple[float, float] = (0.0, 30.0)  # a slow random F0 wobble's standard deviation
+    world_warp: tuple[float, float] = (0.85, 1.18)  # spectral envelope stretch: > 1 a shorter vocal tract
+    phone_prob: float = 0.1  # the 300-3400 Hz telephone band
+    phone_narrowband_prob: float = 0.5  # with it, through 8 kHz sampling
+    phone_mulaw_prob: float = 0.5  # with it, through 8-bit mu-law
+    codec_prob: float = 0.15  # an encode-decode round trip through ffmpeg
+    codecs: tuple[str, ...] = ("mp3", "opus")
+    mp3_kbps: tuple[int, ...] = (16, 24, 32)
+    opus_kbps: tuple[int, ...] = (8, 12, 16)
+
+    def __post_init__(self):
+        unknown = set(self.codecs) - set(CODECS)
+        if unknown:
+            raise ValueError(f"unknown codec(s) {', '.join(sorted(unknown))}; choose from {', '.join(CODECS)}")
+        if self.codec_prob > 0:
+            ffmpeg_path()  # the codec round trips need ffmpeg: fail now, not in a data loader worker
 
 
 @dataclass(frozen=True)
@@ -35,6 +58,9 @@ class Augmented:
 
 
 def augment(audio: np.ndarray, sample_rate: int, options: AugmentOptions, rng: np.random.Generator) -> Augmented:
+    """`rng` draws tempo, pitch, reverb, noise and gain as it always has; the voice and channel effects
+    draw from a child stream spawned from it (which consumes none of its numbers)."""
+    voice_rng = rng.spawn(1)[0]
     out = np.asarray(audio, dtype=np.float32)
     time_scale = 1.0
     if rng.random() < options.tempo_prob:
@@ -42,12 +68,14 @@ def augment(audio: np.ndarray, sample_rate: int, options: AugmentOptions, rng: n
         out = change_tempo(out, time_scale)
     if rng.random() < options.pitch_prob:
         out = shift_pitch(out, sample_rate, float(rng.uniform(*options.pitch_semitones)))
+    out = voice_effects(out, sample_rate, options, voice_rng)
     if rng.random() < options.reverb_prob:
         room = room_impulse(sample_rate, float(rng.uniform(*options.rt60_s)), rng)
         out = add_reverb(out, room, float(rng.uniform(*options.reverb_wet)))
     if rng.random() < options.noise_prob:
         noise = colored_noise(len(out), float(rng.uniform(*options.noise_tilt)), rng)
         out = add_noise(out, noise, float(rng.uniform(*options.snr_db)))
+    out = channel_effects(out, sample_rate, options, voice_rng)
     if rng.random() < options.gain_prob:
         out = out * np.float32(10 ** (rng.uniform(*options.gain_db) / 20))
     return Augmented(np.clip(out, -1.0, 1.0).astype(np.float32), time_scale)

@@ -7,6 +7,7 @@ import sys
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "corpus": ("training.corpus.cli", "build the synthetic audiovisual corpus (or `corpus report`)"),
     "import-dataset": ("training.datasets.cli", "convert a real dataset on disk to a corpus manifest"),
+    "import-speech": ("training.speech.cli", "label real speech recordings into a corpus folder"),
     "cnn-gru": ("training.train_cnn_gru", "train the CNN+GRU family (gru | lstm | static)"),
     "eval": ("training.evaluate", "evaluate models on held-out voices and real speech"),
 }

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -58,28 +59,36 @@ class Clip:
 class CorpusDataset:
     """Utterances of one split of a corpus; `__getitem__` returns a dict of tensors for `view`."""
 
-    def __init__(self, root: str | os.PathLike, split: str | None, view: str, fps: float = 30.0,
-                 augment: AugmentOptions | None = None, crop_s: float | None = None, seed: int = 0):
+    def __init__(self, root: str | os.PathLike | Sequence[str | os.PathLike], split: str | None, view: str,
+                 fps: float = 30.0, augment: AugmentOptions | None = None, crop_s: float | None = None,
+                 seed: int = 0):
         if view not in VIEWS:
             raise ValueError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
         if split is not None and split not in SPLIT_NAMES:
             raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLIT_NAMES)}")
-        self.root = Path(root)
-        self.records = [r for r in read_manifest(self.root, strict=True) if split is None or r["split"] == split]
+        self.roots = [Path(r) for r in ([root] if isinstance(root, (str, os.PathLike)) else root)]
+        self.root = self.roots[0]
+        self.records, self.record_roots = [], []
+        for corpus in self.roots:
+            chosen = [r for r in read_manifest(corpus, strict=True) if split is None or r["split"] == split]
+            self.records += chosen
+            self.record_roots += [corpus] * len(chosen)
         if not self.records:
             raise InputError(self.root / "manifest.jsonl", f"no utterances in split {split!r}")
         self.view, self.fps, self.augment_options, self.crop_s = view, float(fps), augment, crop_s
         self.seed, self.epoch = seed, 0
+        self.draws = crop_draws(self.records, crop_s if view != "text" else None)
 
     def __len__(self) -> int:
-        return len(self.records)
+        return len(self.draws)
 
     def __getitem__(self, index: int) -> dict:
         import torch
 
-        record = self.records[index]
-        clip = self.load_clip(record, self.item_rng(index))
-        arrays = VIEW_BUILDERS[self.view](self, clip, record)
+        position = self.draws[index]
+        record = self.records[position]
+        clip = self.load_clip(record, self.item_rng(index), self.record_roots[position])
+        arrays = VIEW_BUILDERS[self.view](self, clip, record, self.record_roots[position])
         return {key: torch.from_numpy(np.ascontiguousarray(value)) for key, value in arrays.items()}
 
     def set_epoch(self, epoch: int) -> None:
@@ -91,13 +100,14 @@ class CorpusDataset:
         item looks the same in any worker process and in a run resumed from a checkpoint."""
         return np.random.default_rng([self.seed, self.epoch, index])
 
-    def load_clip(self, record: dict, rng: np.random.Generator) -> Clip:
+    def load_clip(self, record: dict, rng: np.random.Generator, root: Path | None = None) -> Clip:
         import soundfile
 
-        audio, rate = soundfile.read(self.root / record["audio"], dtype="float32", always_2d=False)
+        root = self.root if root is None else root
+        audio, rate = soundfile.read(root / record["audio"], dtype="float32", always_2d=False)
         if rate != SAMPLE_RATE:
-            raise InputError(self.root / record["audio"], f"sample rate {rate}, expected {SAMPLE_RATE}")
-        labels = load_labels(self.root / record["labels"])
+            raise InputError(root / record["audio"], f"sample rate {rate}, expected {SAMPLE_RATE}")
+        labels = load_labels(root / record["labels"])
         start_s = 0.0
         if self.crop_s and self.view != "text" and len(audio) > self.crop_s * SAMPLE_RATE:
             first = int(rng.integers(0, len(audio) - int(self.crop_s * SAMPLE_RATE) + 1))
@@ -108,6 +118,15 @@ class CorpusDataset:
             augmented = augment(audio, SAMPLE_RATE, self.augment_options, rng)
             audio, time_scale = augmented.audio, augmented.time_scale
         return Clip(audio.astype(np.float32), labels, start_s, time_scale)
+
+
+def crop_draws(records: list[dict], crop_s: float | None) -> list[int]:
+    """Record positions, each repeated once per crop its audio holds, so that every second of speech is
+    drawn about equally often whatever the lengths of the utterances (a corpus of 1,500 half-second
+    digits does not outweigh an hour of sentences)."""
+    if not crop_s:
+        return list(range(len(records)))
+    return [i for i, r in enumerate(records) for _ in range(max(1, int(np.ceil(r["duration_s"] / crop_s - 0.25))))]
 
 
 def label_times(clip: Clip, n_frames: int, fps: float) -> np.ndarray:
@@ -126,15 +145,15 @@ def sample_labels(values: np.ndarray, label_fps: float, times: np.ndarray) -> np
     return ((1 - frac) * values[low] + frac * values[high]).astype(np.float32)
 
 
-def spectrogram_view(dataset: CorpusDataset, clip: Clip, record: dict) -> dict:
+def spectrogram_view(dataset: CorpusDataset, clip: Clip, record: dict, root: Path) -> dict:
     n = frame_count(len(clip.audio), SAMPLE_RATE, dataset.fps)
     x = spectrogram_windows(clip.audio, SAMPLE_RATE, dataset.fps, n_frames=n)[:, None]
-    weights = require_weights(clip.labels, dataset.root / record["labels"])
+    weights = require_weights(clip.labels, root / record["labels"])
     y = sample_labels(weights, float(clip.labels["fps"]), label_times(clip, n, dataset.fps))
     return {"x": x.astype(np.float32), "y": y}
 
 
-def raw300_view(dataset: CorpusDataset, clip: Clip, record: dict) -> dict:
+def raw300_view(dataset: CorpusDataset, clip: Clip, record: dict, root: Path) -> dict:
     n = frame_count(len(clip.audio), SAMPLE_RATE, dataset.fps)
     half = RAW_WINDOW // 2
     padded = np.pad(clip.audio, (half, half + RAW_WINDOW))
@@ -167,12 +186,12 @@ def lip_displacements(clip: Clip, n_frames: int) -> np.ndarray:
     return (lips - neutral[list(LIP_LANDMARKS)][None]).astype(np.float32)
 
 
-def mel80_view(dataset: CorpusDataset, clip: Clip, record: dict) -> dict:
+def mel80_view(dataset: CorpusDataset, clip: Clip, record: dict, root: Path) -> dict:
     x = log_mel(clip.audio)
     return {"x": x, "y": lip_displacements(clip, len(x))}
 
 
-def text_view(dataset: CorpusDataset, clip: Clip, record: dict) -> dict:
+def text_view(dataset: CorpusDataset, clip: Clip, record: dict, root: Path) -> dict:
     n = 1 + len(clip.audio) // MEL_HOP
     return {"x": encode_text(record["text"]), "y": lip_displacements(clip, n)}
 

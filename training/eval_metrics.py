@@ -8,13 +8,21 @@ change of the prediction alone (lower is smoother; the ground truth has its own 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 BILABIALS = ("P", "B", "M")
 OPEN_VOWELS = ("AA", "AE", "AH", "AO", "AW", "AY")
+SPANISH_OPEN_VOWELS = ("A", "E", "O")
+# espeak mnemonics, matched after the stress and length marks the articulation table strips too:
+# p, b, m with nothing after but marks (the table's bilabial row); a, A, &, E, e, o, O, V, @ and variants.
+ESPEAK_BILABIAL = r"[pbm]\W*"
+ESPEAK_OPEN_VOWEL = r"[aA&EeoOV@].*"
+ESPEAK_MARKS = re.compile(r"[',:;%=!]")
 CLOSED_SHARE = 0.15  # a bilabial closes when the gap drops under 15% of the clip's largest
 OPEN_SHARE = 0.40  # an open vowel opens when the gap exceeds 40% of it
 CLOSURE_LEAD_S = 0.04  # closure may start 40 ms before the phone
@@ -66,6 +74,42 @@ class SyncCounts:
         return 0.5 * (self.closure_rate + self.open_rate)
 
 
+@dataclass(frozen=True)
+class SyncClasses:
+    """Which labels of one phone set count as bilabials and as open vowels for the sync score."""
+
+    phone_set: str
+    bilabial: re.Pattern
+    open_vowel: re.Pattern
+
+    def key(self, label: str) -> str:
+        if self.phone_set == "espeak":
+            return ESPEAK_MARKS.sub("", label)
+        return label.upper().rstrip("012")
+
+    def is_bilabial(self, label: str) -> bool:
+        return self.bilabial.fullmatch(self.key(label)) is not None
+
+    def is_open_vowel(self, label: str) -> bool:
+        return self.open_vowel.fullmatch(self.key(label)) is not None
+
+
+def any_of(labels: tuple[str, ...]) -> re.Pattern:
+    return re.compile("|".join(re.escape(label) for label in labels))
+
+
+@lru_cache(maxsize=None)
+def sync_phone_classes(phone_set: str) -> SyncClasses:
+    """The bilabials and open vowels of 'arpabet', 'spanish' or 'espeak' (raw espeak-ng mnemonics)."""
+    if phone_set == "arpabet":
+        return SyncClasses(phone_set, any_of(BILABIALS), any_of(OPEN_VOWELS))
+    if phone_set == "spanish":
+        return SyncClasses(phone_set, any_of(BILABIALS), any_of(SPANISH_OPEN_VOWELS))
+    if phone_set == "espeak":
+        return SyncClasses(phone_set, re.compile(ESPEAK_BILABIAL), re.compile(ESPEAK_OPEN_VOWEL))
+    raise ValueError(f"no sync phone classes for phone set {phone_set!r}")
+
+
 def read_phones(path: str | Path) -> list[tuple[str, float, float]]:
     """(label, start_s, end_s) from a pocketsphinx-style .phone.json (words holding phones)."""
     data = json.loads(Path(path).read_text("utf-8"))
@@ -74,6 +118,13 @@ def read_phones(path: str | Path) -> list[tuple[str, float, float]]:
         for phone in word.get("w", []):
             phones.append((phone["t"].upper(), float(phone["b"]), float(phone["b"]) + float(phone["d"])))
     return phones
+
+
+def label_phones(labels: dict) -> tuple[list[tuple[str, float, float]], str]:
+    """(label, start_s, end_s) of a labels NPZ's phones, and its phone set."""
+    times = np.asarray(labels["phone_times"], dtype=np.float64).reshape(-1, 2)
+    phones = [(str(label), float(start), float(end)) for label, (start, end) in zip(labels["phones"], times)]
+    return phones, str(labels["phone_set"])
 
 
 def frames_between(start_s: float, end_s: float, fps: float, n_frames: int) -> np.ndarray:
@@ -85,15 +136,18 @@ def frames_between(start_s: float, end_s: float, fps: float, n_frames: int) -> n
     return np.arange(first, last + 1)
 
 
-def sync_counts(gap: np.ndarray, fps: float, phones: list[tuple[str, float, float]]) -> SyncCounts:
-    """Bilabial closures and open vowels of one clip, from its [T] inner-lip gap."""
+def sync_counts(gap: np.ndarray, fps: float, phones: list[tuple[str, float, float]],
+                classes: SyncClasses | None = None) -> SyncCounts:
+    """Bilabial closures and open vowels of one clip, from its [T] inner-lip gap (ARPAbet phones unless
+    `classes` says otherwise)."""
+    classes = classes or sync_phone_classes("arpabet")
     largest = float(gap.max()) if gap.size else 0.0
     counts = SyncCounts()
     for label, start, end in phones:
-        if label in BILABIALS:
+        if classes.is_bilabial(label):
             window = gap[frames_between(start - CLOSURE_LEAD_S, end, fps, len(gap))]
             counts += SyncCounts(bilabials=1, closed=int(window.min() <= CLOSED_SHARE * largest))
-        elif label in OPEN_VOWELS:
+        elif classes.is_open_vowel(label):
             quarter = 0.25 * (end - start)
             window = gap[frames_between(start + quarter, end - quarter, fps, len(gap))]
             counts += SyncCounts(vowels=1, opened=int(largest > 0 and window.max() > OPEN_SHARE * largest))

@@ -54,6 +54,9 @@ class TrainConfig:
     """bfloat16 autocast on GPU; ignored on CPU, where training stays deterministic"""
     tensorboard: bool = False
     resume: bool = True
+    init_from: str = ""
+    """a checkpoint (path without suffix) whose weights start a new run: a later training stage; a
+    resumed run ignores it"""
     workers: int = 0
     device: str = "auto"
     """auto | cpu | cuda"""
@@ -196,6 +199,19 @@ class Trainer:
         self.best_val = math.inf if saved.extra["best_val"] is None else saved.extra["best_val"]
         return True
 
+    def load_initial_weights(self, stem: str) -> None:
+        """Start from another run's weights (same family and layer shapes; normalisation included)."""
+        saved = checkpoints.load(stem)
+        if saved.family != self.family.name:
+            raise ValueError(f"{stem}: holds a {saved.family} model, not {self.family.name}")
+        prefix = "model." if any(k.startswith("model.") for k in saved.tensors) else ""
+        state = {k[len(prefix):]: torch.from_numpy(v) for k, v in saved.tensors.items() if k.startswith(prefix)
+                 and not k.startswith("optim.")}
+        try:
+            self.module.load_state_dict(state)
+        except RuntimeError as err:
+            raise ValueError(f"{stem}: its tensors do not fit this model ({str(err).splitlines()[0]})") from None
+
     def _optimizer_state(self, saved: Checkpoint) -> dict:
         state: dict[int, dict] = {}
         for name, value in saved.tensors.items():
@@ -222,6 +238,8 @@ class Trainer:
         resumed = self.try_resume()
         if not resumed:
             self.family.prepare(self.module, self.train_data)
+            if self.config.init_from:
+                self.load_initial_weights(self.config.init_from)
         if self.log is not None:
             self.log.start_at(self.step)
         model = self._wrapped()

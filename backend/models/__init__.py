@@ -31,10 +31,11 @@ class Model(Protocol):
     def animate_text(self, text: str, options: "AnimateOptions", speech_out, progress: "Progress") -> "Animation": ...
 
 
-# name -> module (relative to this package) exposing `load() -> Model`.
+# name -> "module" (relative to this package) exposing `load() -> Model`, or "module:function".
 MODULES: dict[str, str] = {
     "phonemes": ".phonemes",
     "cnn-gru": ".cnn_gru",
+    "cnn-gru-causal": ".cnn_gru:load_causal",
 }
 
 
@@ -45,5 +46,5 @@ def model_names() -> list[str]:
 def get_model(name: str) -> Model:
     if name not in MODULES:
         raise InputError(None, f"unknown model {name!r}; known models: {', '.join(MODULES)}")
-    module = importlib.import_module(MODULES[name], __package__)
-    return module.load()
+    module_name, _, loader = MODULES[name].partition(":")
+    return getattr(importlib.import_module(module_name, __package__), loader or "load")()

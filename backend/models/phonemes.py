@@ -1,4 +1,5 @@
-"""The phoneme path: espeak-ng for text, pocketsphinx alignment for audio, then articulation rules.
+"""The phoneme path: espeak-ng for text; for audio, pocketsphinx alignment (English) or warping espeak-ng's
+speech of the transcript onto the recording (any espeak-ng language); then articulation rules.
 
 Works offline on any voice, with no learned weights and no torch.
 """
@@ -8,8 +9,12 @@ from ..animation import Animation
 from ..articulation import articulate
 from ..audio import SAMPLE_RATE, load_audio, require_speech
 from ..errors import InputError
+from ..phones import PhoneTimeline
+from ..text.phonesets import phone_set_for
 from . import ModelInfo
 from .speech import speak
+
+ALIGNERS = ("auto", "pocketsphinx", "dtw")
 
 INFO = ModelInfo(
     name="phonemes",
@@ -30,23 +35,17 @@ class PhonemeModel:
         return True, "rules (no checkpoint needed)"
 
     def animate_audio(self, path, options, progress) -> Animation:
-        if not options.language.lower().startswith("en"):
-            raise InputError(path, f"audio alignment supports English only (got language {options.language!r}); "
-                                   "use --text for other languages")
+        aligner = choose_aligner(path, options)
         progress(0.0, "decoding audio")
         audio = load_audio(path, SAMPLE_RATE)
         require_speech(audio, SAMPLE_RATE, path)
-        from ..align import align, transcribe_and_align
-
         scaled = _subrange(progress, 0.05, 0.9)
-        if options.transcript and options.transcript.strip():
-            timeline = align(audio, SAMPLE_RATE, options.transcript, progress=scaled)
-        else:
-            timeline = transcribe_and_align(audio, SAMPLE_RATE, progress=scaled)
+        timeline = _timeline(aligner, audio, options, scaled)
         progress(0.9, "articulating")
         anim = articulate(timeline, fps=options.fps, duration_s=len(audio) / SAMPLE_RATE)
         anim.meta.update(model=INFO.name, source=str(path), duration_s=round(len(audio) / SAMPLE_RATE, 3),
-                         transcript=options.transcript or " ".join(w.text for w in timeline.words))
+                         transcript=options.transcript or " ".join(w.text for w in timeline.words),
+                         language=options.language, aligner=aligner)
         progress(1.0, "done")
         return anim
 
@@ -61,6 +60,44 @@ class PhonemeModel:
             anim.meta["speech"] = str(speech_out)
         progress(1.0, "done")
         return anim
+
+
+def choose_aligner(path, options) -> str:
+    """The aligner for `options.aligner`: 'auto' is pocketsphinx for English and dtw for other languages.
+
+    pocketsphinx aligns English (or recognizes it when there is no transcript); dtw warps espeak-ng's speech
+    of the transcript onto the recording, in any language espeak-ng speaks.
+    """
+    english = phone_set_for(options.language) == "arpabet"
+    has_transcript = bool(options.transcript and options.transcript.strip())
+    choice = options.aligner
+    if choice not in ALIGNERS:
+        raise InputError(None, f"unknown aligner {choice!r}; choose one of {', '.join(ALIGNERS)}")
+    if choice == "auto":
+        choice = "pocketsphinx" if english else "dtw"
+    if choice == "pocketsphinx" and not english:
+        raise InputError(path, f"the pocketsphinx aligner is English only (got language {options.language!r}); "
+                               "use the dtw aligner with a transcript")
+    if choice == "dtw" and not has_transcript and english:
+        raise InputError(path, "the dtw aligner needs a transcript of the audio")
+    if choice == "dtw" and not has_transcript:
+        raise InputError(path, f"a transcript is needed to animate {options.language!r} audio: "
+                               "speech recognition is English only")
+    return choice
+
+
+def _timeline(aligner: str, audio, options, progress) -> PhoneTimeline:
+    if aligner == "dtw":
+        from ..dtw_align import DtwOptions, align_by_synthesis
+
+        progress(0.0, "aligning with espeak-ng speech")
+        return align_by_synthesis(audio, SAMPLE_RATE, options.transcript, options.language,
+                                  DtwOptions(voice=options.voice))
+    from ..align import align, transcribe_and_align
+
+    if options.transcript and options.transcript.strip():
+        return align(audio, SAMPLE_RATE, options.transcript, progress=progress)
+    return transcribe_and_align(audio, SAMPLE_RATE, progress=progress)
 
 
 def _subrange(progress, low: float, high: float):

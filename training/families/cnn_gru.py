@@ -43,6 +43,12 @@ class CnnGruConfig:
     delay_frames: int = 0
     """frame t's weights come out with frame t + delay_frames's window: a fixed lookahead that lets the
     model hear a sound before the mouth must anticipate it (streaming latency delay_frames / fps)"""
+    gap_weight: float = 0.0
+    """weight of the lip-gap loss: the inner-lip gap (landmarks 62-66 on the default head, a linear
+    function of the weights) against the label's, so that closures are learned as closures, not averages"""
+    closure_boost: float = 4.0
+    """the lip-gap loss counts frames whose label lips close inside speech (gap under CLOSED_GAP_M with
+    the lips open within SPEECH_WINDOW_S either side: P, B, M, not pauses) 1 + this many times"""
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -151,6 +157,47 @@ def fit_statistics(model: CnnGru, windows: torch.Tensor, targets: torch.Tensor, 
         model.head.bias.copy_(torch.log(mean / (1 - mean)))  # start from the mean pose
 
 
+GAP_SCALE_M = 0.01  # the lip-gap error is measured in centimetres
+CLOSED_GAP_M = 0.002  # about 15% of the default head's widest inner-lip gap: DESIGN §5's "closed"
+OPEN_GAP_M = 0.004
+SPEECH_WINDOW_S = 0.17
+
+
+@lru_cache(maxsize=1)
+def _gap_basis() -> tuple[float, np.ndarray]:
+    """(gap at rest, gap change per unit weight [46]) of the default head's inner lips, in metres."""
+    from backend import headmodel
+    from backend.rig import FACEWAREHOUSE_46
+
+    head = headmodel.load()
+    top, bottom = headmodel.INNER_LIP_TOP, headmodel.INNER_LIP_BOTTOM
+    column = {name: i for i, name in enumerate(head.channels)}
+    per_channel = head.deltas[:, top, 2] - head.deltas[:, bottom, 2]
+    basis = np.array([per_channel[column[name]] if name in column else 0.0 for name in FACEWAREHOUSE_46])
+    return float(head.neutral[top, 2] - head.neutral[bottom, 2]), basis.astype(np.float32)
+
+
+def lip_gap(weights: torch.Tensor) -> torch.Tensor:
+    """(B, T) inner-lip gap in metres of (B, T, 46) weights on the default head (as headmodel.inner_lip_gap)."""
+    rest, basis = _gap_basis()
+    return torch.relu(rest + weights @ torch.from_numpy(basis).to(weights.device, weights.dtype))
+
+
+def speech_closures(gap: torch.Tensor, fps: float) -> torch.Tensor:
+    """(B, T) 1 where the lips are closed with open lips nearby (a closure inside speech), else 0."""
+    reach = max(1, int(round(SPEECH_WINDOW_S * fps)))
+    nearby_open = torch.nn.functional.max_pool1d(gap[:, None], 2 * reach + 1, stride=1, padding=reach)[:, 0]
+    return ((gap < CLOSED_GAP_M) & (nearby_open > OPEN_GAP_M)).to(gap.dtype)
+
+
+def gap_loss(predicted: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, closure_boost: float,
+             fps: float) -> torch.Tensor:
+    target_gap = lip_gap(target)
+    error = (lip_gap(predicted) - target_gap) / GAP_SCALE_M
+    weight = mask * (1.0 + closure_boost * speech_closures(target_gap, fps))
+    return (weight * error ** 2).sum() / mask.sum().clamp_min(1.0)
+
+
 def masked_loss(model: CnnGru, predicted: torch.Tensor, target: torch.Tensor, lengths: torch.Tensor,
                 l1_weight: float = 0.1) -> tuple[torch.Tensor, dict[str, float]]:
     """The paper's loss: L2 scaled by each channel's training standard deviation, plus l1_weight x L1."""
@@ -163,7 +210,12 @@ def masked_loss(model: CnnGru, predicted: torch.Tensor, target: torch.Tensor, le
     mse = ((error ** 2) * mask).sum() / count
     metrics = {"l2_scaled": float(l2.detach()), "l1": float(l1.detach()), "mse": float(mse.detach()),
                "frames": float(mask.sum())}
-    return l2 + l1_weight * l1, metrics
+    loss = l2 + l1_weight * l1
+    if model.config.gap_weight:
+        gap = gap_loss(predicted, target, mask[:, :, 0], model.config.closure_boost, model.config.fps)
+        metrics["gap"] = float(gap.detach())
+        loss = loss + model.config.gap_weight * gap
+    return loss, metrics
 
 
 def prepare(model: CnnGru, dataset, max_items: int = 200, frames_per_item: int = 64) -> None:

@@ -9,7 +9,8 @@ import soundfile as sf
 
 from backend.api import AnimateOptions, animate_audio
 from backend.audio import SAMPLE_RATE, resample
-from backend.dtw_align import DtwOptions, align_by_synthesis, band_limits, diagonal, warp, warp_path
+from backend.dtw import band_limits, diagonal, warp
+from backend.dtw_align import DtwOptions, align_by_synthesis, warp_path
 from backend.errors import InputError
 from backend.phones import SILENCE
 from backend.post import PostOptions

@@ -37,6 +37,11 @@ def _scalar_type(hint):
     return hint if hint in (int, float, str) else str
 
 
+def split_list(text: str) -> tuple[str, ...]:
+    """'a, b,,c' -> ('a', 'b', 'c'): a comma-separated option's items."""
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
 def option(default=dataclasses.MISSING, help: str = "", choices=None):  # noqa: A002 - argparse's word
     """A dataclass field with command-line help."""
     return dataclasses.field(default=default, metadata={"help": help, "choices": choices})

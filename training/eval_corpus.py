@@ -84,12 +84,11 @@ class Totals:
         self.sync += sync
 
     def row(self) -> dict:
-        frames, diffs, sync = max(1, self.frames), max(1, self.diffs), self.sync
+        frames, diffs = max(1, self.frames), max(1, self.diffs)
         return {"utterances": self.utterances, "frames": self.frames, "weight_mse": self.sq_error / frames,
                 "lip_rmse_mm": float(np.sqrt(self.lip_sq_mm / frames)),
                 "temporal_smoothness_error": self.smooth_error / diffs, "self_smoothness": self.self_smooth / diffs,
-                "bilabials": sync.bilabials, "closure_rate": sync.closure_rate, "open_vowels": sync.vowels,
-                "open_rate": sync.open_rate, "sync_score": sync.score}
+                **self.sync.row()}
 
 
 @dataclass

@@ -80,11 +80,6 @@ def evaluate_other_languages(manifest: Path, rows: dict[str, Callable], fps: flo
     return {"manifest": str(manifest), "clips": len(used), "failed": failed,
             "languages": {lang: sum(1 for i in clips if i.language == lang and i.id in used)
                           for lang in sorted({i.language for i in clips})},
-            "all": {name: counts_row(c) for name, c in pooled.items()},
-            "by_language": {lang: {name: counts_row(c) for name, c in rows_.items()}
+            "all": {name: c.row() for name, c in pooled.items()},
+            "by_language": {lang: {name: c.row() for name, c in rows_.items()}
                             for lang, rows_ in sorted(by_language.items())}}
-
-
-def counts_row(counts: SyncCounts) -> dict:
-    return {"bilabials": counts.bilabials, "closure_rate": counts.closure_rate, "open_vowels": counts.vowels,
-            "open_rate": counts.open_rate, "sync_score": counts.score}

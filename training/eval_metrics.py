@@ -73,6 +73,11 @@ class SyncCounts:
     def score(self) -> float:
         return 0.5 * (self.closure_rate + self.open_rate)
 
+    def row(self) -> dict:
+        """The report's columns for these counts."""
+        return {"bilabials": self.bilabials, "closure_rate": self.closure_rate, "open_vowels": self.vowels,
+                "open_rate": self.open_rate, "sync_score": self.score}
+
 
 @dataclass(frozen=True)
 class SyncClasses:

@@ -101,6 +101,11 @@ def synthetic_section(results: dict, labels: dict[str, str]) -> list[str]:
             language_table(results["held_out_by_language"], TABLE_COLUMNS, labels), ""]
 
 
+def pooled_and_by_language(result: dict, columns: tuple[Column, ...], labels: dict[str, str]) -> list[str]:
+    return [table(result["all"], columns, labels), "",
+            "### By language", "", language_table(result["by_language"], columns, labels), ""]
+
+
 def real_corpus_section(real: dict | None, labels: dict[str, str]) -> list[str]:
     if not real:
         return []
@@ -113,8 +118,7 @@ def real_corpus_section(real: dict | None, labels: dict[str, str]) -> list[str]:
             "(pocketsphinx for English, DTW against espeak-ng's synthesis of the transcript otherwise). For "
             "English that is what the phoneme path computes from the same transcript, so its row here is not an "
             "independent measure. The sync score uses each utterance's label phones.", "",
-            table(real["all"], REAL_COLUMNS, labels), "",
-            "### By language", "", language_table(real["by_language"], REAL_COLUMNS, labels), ""]
+            *pooled_and_by_language(real, REAL_COLUMNS, labels)]
 
 
 def librivox_section(results: dict, labels: dict[str, str]) -> list[str]:
@@ -142,8 +146,7 @@ def other_languages_section(other: dict | None, labels: dict[str, str]) -> list[
             "import of this collection has heard the clips of its training speakers (the held-out speakers' "
             "rows are in the real-speech table above). Bilabials are p/b/m and open vowels a/e/o (and the "
             "language's other open vowels).", "",
-            table(other["all"], CLIP_COLUMNS, labels), "",
-            "### By language", "", language_table(other["by_language"], CLIP_COLUMNS, labels), ""]
+            *pooled_and_by_language(other, CLIP_COLUMNS, labels)]
 
 
 def markdown(results: dict) -> str:

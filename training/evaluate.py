@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from .args import option, parse
+from .args import option, parse, split_list
 from .eval_corpus import CorpusResult, evaluate_items, language_group, select_items
 from .eval_metrics import SyncCounts, read_phones, sync_counts, sync_phone_classes
 
@@ -122,7 +122,7 @@ def _phoneme_path(fps: float, notes: list[str], name: str, use_transcript: bool)
 
 
 def real_folders(args: Args) -> list[str]:
-    return [folder.strip() for folder in args.real.split(",") if folder.strip()]
+    return list(split_list(args.real))
 
 
 def evaluate_real_corpora(args: Args, predictors: Predictors, head) -> dict | None:
@@ -156,9 +156,7 @@ def evaluate_librivox(args: Args, predictors: Predictors, head) -> dict:
         for name, predict in predictors.by_name.items():
             gap = inner_lip_gap(head.landmarks(predict(audio, str(wav), text, n)))
             totals[name] = totals.get(name, SyncCounts()) + sync_counts(gap, predictors.fps, phones, classes)
-    return {name: {"clips": len(clips), "bilabials": c.bilabials, "closure_rate": c.closure_rate,
-                   "open_vowels": c.vowels, "open_rate": c.open_rate, "sync_score": c.score}
-            for name, c in totals.items()}
+    return {name: {"clips": len(clips), **c.row()} for name, c in totals.items()}
 
 
 def evaluate_other_languages_of(args: Args, predictors: Predictors, head) -> dict | None:

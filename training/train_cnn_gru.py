@@ -12,7 +12,7 @@ from pathlib import Path
 
 from backend.errors import InputError, ToolError
 
-from .args import option, parse
+from .args import option, parse, split_list
 
 
 @dataclass
@@ -69,10 +69,6 @@ def train_config(args: Args):
                        resume=args.resume, init_from=args.init_from)
 
 
-def corpus_folders(data: str) -> list[str]:
-    return [part.strip() for part in data.split(",") if part.strip()]
-
-
 def augment_options(args: Args):
     """The training split's AugmentOptions, or None without --augment."""
     from .augment import AugmentOptions
@@ -86,9 +82,9 @@ def datasets(args: Args, view: str):
     from .dataset import CorpusDataset
 
     augment = augment_options(args)
-    train = CorpusDataset(corpus_folders(args.data), "train", view, fps=args.fps, augment=augment, crop_s=args.crop_s,
+    train = CorpusDataset(split_list(args.data), "train", view, fps=args.fps, augment=augment, crop_s=args.crop_s,
                           seed=args.seed)
-    val = CorpusDataset(corpus_folders(args.data), "val", view, fps=args.fps, crop_s=None, seed=args.seed)
+    val = CorpusDataset(split_list(args.data), "val", view, fps=args.fps, crop_s=None, seed=args.seed)
     return train, val
 
 
@@ -102,7 +98,7 @@ def run_about(args: Args, argv: list[str] | None, train, val) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(Args, argv, "mouthpiece-train cnn-gru", __doc__.splitlines()[0])
-    for folder in corpus_folders(args.data):
+    for folder in split_list(args.data):
         if not Path(folder, "manifest.jsonl").is_file():
             print(f"mouthpiece-train cnn-gru: {folder}: not a corpus (no manifest.jsonl)", file=sys.stderr)
             return 2

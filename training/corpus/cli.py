@@ -9,6 +9,8 @@ from pathlib import Path
 
 from backend.errors import MouthpieceError
 
+from ..args import split_list
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mouthpiece-train corpus",
@@ -32,10 +34,6 @@ def report_parser() -> argparse.ArgumentParser:
     parser.add_argument("root", type=Path, help="corpus folder")
     parser.add_argument("--out", type=Path, default=None, help="report folder (default: ROOT/report)")
     return parser
-
-
-def split_list(text: str) -> tuple[str, ...]:
-    return tuple(item.strip() for item in text.split(",") if item.strip())
 
 
 def main(argv: list[str] | None = None) -> int:

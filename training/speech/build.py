@@ -201,12 +201,9 @@ def summarise(records: list[dict], skipped: list[dict], attempted: int, imported
 def _reason_counts(skipped: list[dict]) -> dict[str, int]:
     """How many recordings each kind of problem skipped (numbers in the reasons blanked out)."""
     import re
+    from collections import Counter
 
-    counts: dict[str, int] = {}
-    for row in skipped:
-        reason = re.sub(r"\d+(\.\d+)?", "N", row["skipped"].split(": ", 1)[-1] if row["skipped"].startswith("/") else row["skipped"])
-        counts[reason] = counts.get(reason, 0) + 1
-    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+    return dict(Counter(re.sub(r"\d+(\.\d+)?", "N", row["skipped"]) for row in skipped).most_common())
 
 
 def _json_line(row: dict) -> str:

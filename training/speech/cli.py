@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..args import option, parse
+from ..args import option, parse, split_list
 from .layouts import LAYOUTS
 
 
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         items = read_layout(args.root, args.layout, args.language)
         options = SpeechImportOptions(out=Path(args.out), seed=args.seed, workers=args.workers,
                                       min_confidence=args.min_confidence, max_seconds=args.max_seconds,
-                                      languages=tuple(x.strip() for x in args.languages.split(",") if x.strip()),
+                                      languages=split_list(args.languages),
                                       limit=args.limit or None, progress=args.progress)
         summary = import_speech(items, options, str(Path(args.root).resolve()))
     except MouthpieceError as err:

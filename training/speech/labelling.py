@@ -48,11 +48,11 @@ def label_recording(audio: np.ndarray, sample_rate: int, transcript: str, langua
     words = clean_transcript(transcript)
     single = AlignOptions(workers=1)  # recordings are labelled in parallel already
     if is_english(language):
-        from backend.align import align
+        from backend.align import align, recognize_scored
 
         if words:
             return Labelled(align(audio, sample_rate, words, options=single), words, "given", "pocketsphinx", 1.0)
-        heard, confidence = recognize_with_confidence(audio, sample_rate, single)
+        heard, confidence = recognize_scored(audio, sample_rate, single)
         if not heard:
             raise InputError(None, "the recogniser heard no words")
         return Labelled(align(audio, sample_rate, heard, options=single), heard, "recognized", "pocketsphinx",
@@ -62,10 +62,3 @@ def label_recording(audio: np.ndarray, sample_rate: int, transcript: str, langua
     from backend.dtw_align import align_by_synthesis
 
     return Labelled(align_by_synthesis(audio, sample_rate, words, language), words, "given", "dtw", 1.0)
-
-
-def recognize_with_confidence(audio: np.ndarray, sample_rate: int, options) -> tuple[str, float]:
-    """The words heard and how far two recognition searches agree on them (0..1)."""
-    from backend.align import recognize_scored
-
-    return recognize_scored(audio, sample_rate, options)

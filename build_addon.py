@@ -4,8 +4,9 @@
 
 One folder `mouthpiece/` holds the manifest (Blender 4.2+ extension) and `bl_info` (legacy add-on,
 Blender 3.4-4.1), the add-on code, the backend as a subpackage, the default head and rule tables, and
-the wheels Blender installs for the chosen platforms (Python 3.11). Wheels are fetched once into
-.whl/<platform>/ with `pip download`; the add-on itself never downloads anything.
+the wheels Blender installs for the chosen platforms (Python 3.11), plus the Python 3.10 wheels a legacy
+install in Blender 3.4-4.0 unpacks itself. Wheels are fetched once into .whl/<platform>[-py3.10]/ with
+`pip download`; the add-on itself never downloads anything.
 """
 from __future__ import annotations
 
@@ -23,9 +24,14 @@ from backend.fileio import atomic_path
 ROOT = Path(__file__).resolve().parent
 PACKAGE = "mouthpiece"
 PYTHON_VERSION = "3.11"
-# The in-Blender runtime of the phoneme path; numpy is Blender's own.
-WHEELS = ("pocketsphinx==5.1.1", "espeakng-loader==0.2.4", "scipy==1.15.3", "soundfile==0.13.1",
+# The in-Blender runtime of the phoneme path and the default model; numpy is Blender's own.
+WHEELS = ("pocketsphinx==5.1.1", "espeakng-loader==0.2.4", "soundfile==0.13.1",
           "soxr==0.5.0.post1", "cffi==2.1.1", "pycparser==3.12", "safetensors==0.5.3", "tqdm==4.67.1")
+# Blender 3.4-4.0 embed Python 3.10: the wheels above that are built for one Python version, for that
+# one too (pocketsphinx 5.0.4 is the last with Python 3.10 wheels). The add-on unpacks these itself
+# (legacy installs); the manifest does not list them.
+LEGACY_PYTHON_VERSION = "3.10"
+LEGACY_WHEELS = ("pocketsphinx==5.0.4", "soxr==0.5.0.post1", "cffi==2.1.1")
 PIP_PLATFORMS = {
     "linux-x64": ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"),
     "macos-arm64": ("macosx_11_0_arm64", "macosx_12_0_arm64", "macosx_13_0_arm64", "macosx_14_0_arm64"),
@@ -56,32 +62,31 @@ def parse_args(argv: list[str]) -> BuildArgs:
     return BuildArgs(platforms, args.out, args.cache)
 
 
-def fetch_wheels(platform: str, cache: Path) -> list[Path]:
-    """The platform's wheels from the cache, downloading what is missing."""
-    folder = cache / platform
-    listing = folder / "wheels.txt"
-    if listing.is_file():
-        wheels = [folder / name for name in listing.read_text().split()]
-        if all(w.is_file() for w in wheels) and len(wheels) == len(WHEELS):
-            return wheels
+def fetch_wheels(platform: str, cache: Path, requirements: tuple[str, ...] = WHEELS,
+                 python: str = PYTHON_VERSION) -> list[Path]:
+    """The platform's wheels of `requirements` for `python` from the cache, downloading what is missing."""
+    folder = cache / (platform if python == PYTHON_VERSION else f"{platform}-py{python}")
+    wheels = [wheel_for(folder, requirement) for requirement in requirements]
+    if all(wheels):
+        return wheels
     folder.mkdir(parents=True, exist_ok=True)
     tags = [arg for tag in PIP_PLATFORMS[platform] for arg in ("--platform", tag)]
     command = [sys.executable, "-m", "pip", "download", "--only-binary=:all:", "--no-deps",
-               "--python-version", PYTHON_VERSION, *tags, "-d", str(folder), *WHEELS]
+               "--python-version", python, *tags, "-d", str(folder), *requirements]
     subprocess.run(command, check=True)
-    wheels = [wheel_for(folder, requirement) for requirement in WHEELS]
-    listing.write_text("\n".join(w.name for w in wheels) + "\n")
+    wheels = [wheel_for(folder, requirement) for requirement in requirements]
+    missing = [r for r, w in zip(requirements, wheels) if w is None]
+    if missing:
+        raise SystemExit(f"build_addon: no wheel for {', '.join(missing)} in {folder}")
     return wheels
 
 
-def wheel_for(folder: Path, requirement: str) -> Path:
+def wheel_for(folder: Path, requirement: str) -> Path | None:
     name, version = requirement.split("==")
     stem = re.sub(r"[-_.]+", "_", name).lower()
     found = sorted(p for p in folder.glob("*.whl")
                    if re.sub(r"[-_.]+", "_", p.name.split("-")[0]).lower() == stem and p.name.split("-")[1] == version)
-    if not found:
-        raise SystemExit(f"build_addon: no wheel for {requirement} in {folder}")
-    return found[-1]
+    return found[-1] if found else None
 
 
 def manifest_text(wheels: list[str], platforms: tuple[str, ...]) -> str:
@@ -115,6 +120,8 @@ def source_files() -> list[tuple[Path, str]]:
 
 def build(args: BuildArgs) -> Path:
     wheels = [w for platform in args.platforms for w in fetch_wheels(platform, args.cache)]
+    legacy = [w for platform in args.platforms
+              for w in fetch_wheels(platform, args.cache, LEGACY_WHEELS, LEGACY_PYTHON_VERSION)]
     unique = {w.name: w for w in wheels}
     target = args.out / f"{PACKAGE}-{__version__}.zip"
     with atomic_path(target) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -122,7 +129,7 @@ def build(args: BuildArgs) -> Path:
         archive.writestr(f"{PACKAGE}/blender_manifest.toml", manifest)
         for path, name in source_files():
             archive.write(path, f"{PACKAGE}/{name}")
-        for name, path in sorted(unique.items()):
+        for name, path in sorted({**unique, **{w.name: w for w in legacy}}.items()):
             archive.write(path, f"{PACKAGE}/wheels/{name}", compress_type=zipfile.ZIP_STORED)
     return target
 

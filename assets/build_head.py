@@ -1,10 +1,12 @@
 """Build the default rigged head: assets/head.blend and assets/head_landmarks.npz.
 
-    .venv/bin/python assets/build_head.py [--out-dir assets]
+    blender -b --factory-startup --python assets/build_head.py [-- --out-dir assets]
+    .venv-bpy5/bin/python assets/build_head.py [--out-dir DIR]      # bpy as a module: the same vertices
 
 The mesh, its 46 FaceWarehouse-style shape keys and its 68 landmark vertices come from code in
-assets/head/ and nothing random, so a rebuild gives the same vertices. Needs Blender as a Python module
-(bpy); writes both files atomically.
+assets/head/ (numpy only) and nothing random, so a rebuild gives the same vertices in any Blender. The
+shipped head.blend is written by the oldest Blender the add-on supports (3.4): later versions read it,
+while Blender 3.x crashes on meshes saved by 4.0 and later. Writes both files atomically.
 """
 from __future__ import annotations
 
@@ -103,6 +105,8 @@ def write_outputs(options: BuildOptions) -> tuple[Path, Path]:
 
 
 def parse_options(argv=None) -> BuildOptions:
+    if argv is None:  # inside Blender, the script's own arguments follow "--"
+        argv = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else sys.argv[1:]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out-dir", type=Path, default=BuildOptions.out_dir)
     args = parser.parse_args(argv)

@@ -9,12 +9,14 @@ import logging
 import os
 import sys
 import threading
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
 
+from .alignment_confidence import alignment_confidence
 from .audio import SAMPLE_RATE, add_noise_floor, resample
 from .errors import InputError, ToolError
 from .parallel import Progress, map_chunks
@@ -61,6 +63,10 @@ class _Piece:
     phones: tuple[Phone, ...]
     words: tuple[Word, ...]
     text: str = ""
+    word_scores: tuple[float, ...] = ()
+    """acoustic score per frame of each placed word"""
+    widened: bool = False
+    """only the wide beam could place the words"""
 
 
 def align(audio: np.ndarray, sample_rate: int, transcript: str, progress: Progress | None = None,
@@ -252,14 +258,26 @@ def _align_job(job: tuple[np.ndarray, tuple[str, ...]]) -> _Piece:
     pcm, words = job
     with _DECODER_LOCK:
         decoder, segments = _placed_words(pcm, words)
+        scores = _word_scores(decoder) if segments else ()  # before the phone pass decodes again
+        widened = decoder is _decoder("align_wide")
         alignment = _phone_pass(decoder, pcm) if segments else None
         if alignment is None:
-            return _even_phones(decoder, segments, len(pcm))
+            return replace(_even_phones(decoder, segments, len(pcm)), word_scores=scores, widened=widened)
         phones = tuple(Phone(_phone_label(e.name), e.start * FRAME_S, (e.start + e.duration) * FRAME_S)
                        for e in alignment.phones())
         words_out = tuple(Word(_word_text(e.name), e.start * FRAME_S, (e.start + e.duration) * FRAME_S)
                           for e in alignment.words() if not _is_filler(e.name))
-    return _Piece(phones, words_out)
+    return _Piece(phones, words_out, word_scores=scores, widened=widened)
+
+
+def _word_scores(decoder) -> tuple[float, ...]:
+    """The last word pass's acoustic score per frame of each spoken word (fillers and silences left out)."""
+    scores = []
+    for segment in decoder.seg() or ():
+        frames = segment.end_frame + 1 - segment.start_frame
+        if frames > 0 and not _is_filler(segment.word):
+            scores.append(math.log(max(segment.ascore, 1e-300)) / frames)
+    return tuple(scores)
 
 
 def _word_pass(decoder, pcm: np.ndarray, words: Sequence[str]) -> list[tuple[str, int, int]]:
@@ -384,7 +402,14 @@ def _stitch(pieces: Sequence[_Piece], cuts: Sequence[float], n_samples: int) -> 
             _append(phones, Phone(phone.label, offset + phone.start, min(offset + phone.end, end)))
         words.extend(Word(w.text, offset + w.start, offset + w.end) for w in piece.words)
         _append(phones, Phone(SILENCE, phones[-1].end if phones else 0.0, end))
-    return PhoneTimeline(phones=tuple(phones), phone_set="arpabet", words=tuple(words))
+    return PhoneTimeline(phones=tuple(phones), phone_set="arpabet", words=tuple(words),
+                         confidence=_confidence(pieces))
+
+
+def _confidence(pieces: Sequence[_Piece]) -> float | None:
+    scores = [score for piece in pieces for score in piece.word_scores]
+    widened = sum(len(piece.word_scores) for piece in pieces if piece.widened)
+    return alignment_confidence(scores, widened / len(scores) if scores else 0.0)
 
 
 def _append(phones: list[Phone], phone: Phone) -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from .animation import Animation
-from .post import PostOptions, postprocess
+from .post import FPS_RANGE, PostOptions, check_range, postprocess
 
 # progress(fraction in [0, 1], short message); may raise to cancel.
 Progress = Callable[[float, str], None]
@@ -20,7 +20,10 @@ class AnimateOptions:
     voice: str | None = None  # the espeak-ng voice that speaks text (or, for the dtw aligner, the transcript)
     aligner: str = "auto"  # audio input: "pocketsphinx" (English), "dtw" (any espeak-ng language), "auto"
     fps: float = 30.0
-    post: PostOptions = field(default_factory=PostOptions)
+    post: PostOptions = field(default_factory=PostOptions)  # checks its own ranges when made
+
+    def __post_init__(self) -> None:
+        check_range("fps", self.fps, FPS_RANGE)
 
 
 def _noop(fraction: float, message: str) -> None:
@@ -29,7 +32,7 @@ def _noop(fraction: float, message: str) -> None:
 
 def animate_audio(path: str | os.PathLike, options: AnimateOptions = AnimateOptions(),
                   progress: Progress | None = None) -> Animation:
-    """Animate an audio file (wav/flac/ogg/mp3)."""
+    """Animate an audio file: any soundtrack ffmpeg decodes (see backend.audio.decode_soundtrack)."""
     from .models import get_model
 
     model = get_model(options.model)

@@ -1,4 +1,4 @@
-"""`mouthpiece` command line: animate, models, render."""
+"""`mouthpiece` command line: animate, batch, models, render."""
 from __future__ import annotations
 
 import argparse
@@ -18,7 +18,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     animate = commands.add_parser("animate", help="animate a line of dialog to Animation JSON/CSV/NPZ")
     source = animate.add_mutually_exclusive_group(required=True)
-    source.add_argument("--audio", help="audio file: wav, flac, ogg or mp3")
+    source.add_argument("--audio", help="audio or video file, anything ffmpeg decodes (wav, flac, mp3, m4a, "
+                                        "opus, mp4, ...)")
     source.add_argument("--text", help="text to speak (synthesized with espeak-ng) and animate")
     words = animate.add_mutually_exclusive_group()
     words.add_argument("--transcript", help="the words spoken in --audio")
@@ -30,10 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="audio aligner of the phonemes model: pocketsphinx (English), dtw (any espeak-ng "
                               "language, needs a transcript); auto picks by --language")
     animate.add_argument("--model", default="phonemes", help="model name (see `mouthpiece models`)")
-    animate.add_argument("--fps", type=float, default=30.0, help="frames per second of the output")
-    animate.add_argument("--strength", type=float, default=1.0, help="gain on all channels")
-    animate.add_argument("--smoothing", type=float, default=0.0, help="Gaussian smoothing sigma in seconds")
-    animate.add_argument("--offset", type=float, default=0.0, help="time offset in seconds (+ delays)")
+    animate.add_argument("--fps", type=float, default=30.0, help="frames per second of the output (1 to 240)")
+    animate.add_argument("--strength", type=float, default=1.0, help="gain on all channels (0 to 10)")
+    animate.add_argument("--smoothing", type=float, default=0.0, help="Gaussian smoothing sigma in seconds (0 to 1)")
+    animate.add_argument("--offset", type=float, default=0.0, help="time offset in seconds (+ delays; -600 to 600)")
     animate.add_argument("--no-blinks", action="store_true", help="leave out the procedural blink layer")
     animate.add_argument("--seed", type=int, default=0, help="seed for the blink layer")
     animate.add_argument("--out", required=True, help="output file: .json (the contract), .csv or .npz")
@@ -42,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     animate.add_argument("--quiet", action="store_true", help="no progress bar")
 
     commands.add_parser("models", help="list the models and whether each is usable")
+    from .batch_cli import add_arguments as add_batch_arguments
+
+    add_batch_arguments(commands.add_parser("batch", help="animate every line of a folder or CSV/JSON manifest"))
     commands.add_parser("render", help="animate the default head and render an MP4 (needs bpy); "
                                        "`mouthpiece render --help` for options", add_help=False)
     return parser
@@ -53,9 +57,14 @@ def main(argv: list[str] | None = None) -> int:
         return run_render(args_in[1:])
     args = build_parser().parse_args(args_in)
     try:
-        return {"animate": run_animate, "models": run_models}[args.command](args)
+        return {"animate": run_animate, "models": run_models, "batch": run_batch}[args.command](args)
     except MouthpieceError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:  # an output that cannot be written, or lost a race to another writer
+        from .outputs import describe_os_error
+
+        print(f"{PROG}: error: {describe_os_error(err)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
@@ -63,16 +72,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_animate(args: argparse.Namespace) -> int:
-    from .animation import save
+    from .animation import WRITERS, save
     from .api import AnimateOptions, animate_audio, animate_text
     from .errors import InputError
+    from .outputs import check_output, same_file
     from .post import PostOptions
 
-    check_writable(args.out, args.overwrite)
-    if args.speech_out:
+    check_output(args.out, args.overwrite, tuple(WRITERS))
+    if args.speech_out is not None:
         if not args.text:
             raise InputError(None, "--speech-out needs --text (it writes the synthesized speech)")
-        check_writable(args.speech_out, args.overwrite)
+        if args.speech_out.strip() and same_file(args.speech_out, args.out):
+            raise InputError(args.out, "--out and --speech-out name the same file; give two names")
+        check_output(args.speech_out, args.overwrite, (".wav",), option="--speech-out")
     options = AnimateOptions(
         model=args.model, language=args.language, transcript=read_transcript(args), voice=args.voice,
         aligner=args.aligner, fps=args.fps,
@@ -83,10 +95,19 @@ def run_animate(args: argparse.Namespace) -> int:
             anim = animate_audio(args.audio, options, progress)
         else:
             anim = animate_text(args.text, options, args.speech_out, progress)
+    warn_low_alignment_confidence(anim.meta)
     save(anim, args.out, overwrite=args.overwrite)
     print(f"wrote {args.out}: {anim.n_frames} frames x {len(anim.channels)} channels at {anim.fps:g} fps "
           f"({anim.duration_s:.2f} s)", file=sys.stderr)
     return 0
+
+
+def warn_low_alignment_confidence(meta: dict) -> None:
+    from .alignment_confidence import confidence_warning
+
+    warning = confidence_warning(meta.get("alignment_confidence"), meta.get("source"))
+    if warning:
+        print(f"{PROG}: warning: {warning}", file=sys.stderr)
 
 
 def read_transcript(args: argparse.Namespace) -> str | None:
@@ -94,6 +115,8 @@ def read_transcript(args: argparse.Namespace) -> str | None:
 
     if args.transcript_file:
         path = Path(args.transcript_file)
+        if path.is_dir():
+            raise InputError(path, "is a folder, not a transcript file")
         if not path.is_file():
             raise InputError(path, "transcript file not found")
         try:
@@ -104,13 +127,9 @@ def read_transcript(args: argparse.Namespace) -> str | None:
 
 
 def check_writable(path: str, overwrite: bool) -> None:
-    from .errors import InputError
+    from .outputs import check_output
 
-    target = Path(path)
-    if target.exists() and not overwrite:
-        raise InputError(target, "already exists; pass --overwrite to replace it")
-    if target.is_dir():
-        raise InputError(target, "is a folder; give a file name")
+    check_output(path, overwrite)
 
 
 class progress_bar:
@@ -135,6 +154,12 @@ class progress_bar:
         self.bar.close()
 
 
+def run_batch(args: argparse.Namespace) -> int:
+    from .batch_cli import run_batch as run
+
+    return run(args)
+
+
 def run_models(args: argparse.Namespace) -> int:
     from .models import get_model, model_names
 
@@ -151,6 +176,12 @@ def run_models(args: argparse.Namespace) -> int:
 
 def run_render(argv: list[str]) -> int:
     """Render through Blender-as-a-module in a child process, so this process never imports bpy."""
+    import importlib.util
+
+    if importlib.util.find_spec("bpy") is None:
+        print(f"{PROG}: error: render needs Blender as a Python module in {sys.executable}: "
+              "pip install -e '.[blender]' (bpy 4.5)", file=sys.stderr)
+        return 1
     repo_root = Path(__file__).resolve().parents[1]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(repo_root), os.environ.get("PYTHONPATH")])))
     return subprocess.call([sys.executable, "-m", "blender_addon.render", *argv], cwd=os.getcwd(), env=env)

@@ -1,16 +1,26 @@
 """Run one job over many chunks on a process pool, reporting progress as chunks finish.
 
 Workers are spawned (never forked: the caller may hold threads and locks), kept for the life of the
-process so later calls skip their start-up, and shut down at exit.
+process so later calls skip their start-up, and shut down at exit. They die with the process that started
+them, even when it is killed (SIGKILL, SIGTERM): none is left running under PID 1. They ignore SIGINT, which
+a terminal sends to the whole process group: the parent decides what an interrupt means and ends them.
 """
 from __future__ import annotations
 
 import atexit
+import ctypes
 import logging
+import os
+import signal
+import sys
+import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from typing import Callable, Sequence, TypeVar
+
+from .errors import MouthpieceError
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +29,11 @@ Progress = Callable[[float, str], None]
 Payload = TypeVar("Payload")
 Result = TypeVar("Result")
 
-_POOLS: dict[int, ProcessPoolExecutor] = {}
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+PARENT_POLL_S = 0.25
+
+# (workers, started from the main thread) -> pool
+_POOLS: dict[tuple[int, bool], ProcessPoolExecutor] = {}
 
 
 def map_chunks(job: Callable[[Payload], Result], payloads: Sequence[Payload], workers: int,
@@ -32,12 +46,18 @@ def map_chunks(job: Callable[[Payload], Result], payloads: Sequence[Payload], wo
     workers = min(workers, len(payloads))
     if workers < 2:
         return _map_here(job, payloads, progress, verb)
+    key = (workers, threading.current_thread() is threading.main_thread())
     try:
-        return _map_on_pool(_pool(workers), job, payloads, progress, verb)
+        return _map_on_pool(_pool(key), job, payloads, progress, verb)
     except BrokenProcessPool as exc:
         log.warning("process pool failed (%s); running the chunks in this process", exc)
-        _POOLS.pop(workers, None)
+        _POOLS.pop(key, None)
         return _map_here(job, payloads, progress, verb)
+    except MouthpieceError:  # a chunk's own error: the pool is fine
+        raise
+    except BaseException:  # an interrupt or a cancel: end the workers now rather than at their chunk's end
+        _end_pool(_POOLS.pop(key, None))
+        raise
 
 
 def _map_here(job: Callable, payloads: Sequence, progress: Progress | None, verb: str) -> list:
@@ -67,10 +87,55 @@ def _report(progress: Progress | None, done: int, total: int, verb: str) -> None
         progress(done / total, f"{verb} chunk {done}/{total}")
 
 
-def _pool(workers: int) -> ProcessPoolExecutor:
-    if workers not in _POOLS:
-        _POOLS[workers] = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
-    return _POOLS[workers]
+def _pool(key: tuple[int, bool]) -> ProcessPoolExecutor:
+    if key not in _POOLS:
+        workers, from_main_thread = key
+        _POOLS[key] = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=die_with_parent,
+                                          initargs=(os.getpid(), from_main_thread))
+    return _POOLS[key]
+
+
+def die_with_parent(parent_pid: int, from_main_thread: bool = True) -> None:
+    """Pool worker initializer: end this worker as soon as `parent_pid` is gone, however it went.
+
+    On Linux the kernel sends SIGKILL when the parent dies. It sends it when the parent's spawning *thread*
+    ends, so only pools started from the main thread ask for it; a watchdog thread that sees the worker
+    re-parented covers the other pools and the other systems.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if from_main_thread:
+        _ask_kernel_for_kill_on_parent_death()
+    if os.getppid() != parent_pid:  # the parent died before the request took effect
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent_pid,), name="parent-watchdog", daemon=True).start()
+
+
+def _ask_kernel_for_kill_on_parent_death() -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
+            log.debug("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
+    except (OSError, AttributeError) as exc:
+        log.debug("no prctl: %s", exc)
+
+
+def _watch_parent(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_POLL_S)
+    os._exit(1)
+
+
+def _end_pool(pool: ProcessPoolExecutor | None) -> None:
+    """Stop a pool at once: its workers are killed mid-chunk (they hold nothing worth keeping)."""
+    if pool is None:
+        return
+    # no public way to do this before Python 3.14's terminate_workers()
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        if process.is_alive():
+            process.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 @atexit.register

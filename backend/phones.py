@@ -33,6 +33,8 @@ class PhoneTimeline:
     phones: tuple[Phone, ...]
     phone_set: str = "arpabet"
     words: tuple[Word, ...] = ()
+    confidence: float | None = None
+    """how well the words fit the audio, 0 (not at all) to 1, where an aligner measures it"""
 
     @property
     def duration(self) -> float:

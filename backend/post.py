@@ -1,12 +1,30 @@
 """Post-processing of an Animation: resample, smooth, strength, time offset, blink layer."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 
 from .animation import Animation
+from .errors import InputError
+
+# The accepted range of each option, checked once here for the CLI, the add-on and batch alike.
+FPS_RANGE = (1.0, 240.0)
+STRENGTH_RANGE = (0.0, 10.0)
+SMOOTHING_RANGE_S = (0.0, 1.0)
+OFFSET_RANGE_S = (-600.0, 600.0)
+
+
+def check_range(name: str, value: object, bounds: tuple[float, float], unit: str = "") -> None:
+    """Raise InputError unless `value` is a finite number within `bounds` (inclusive)."""
+    low, high = bounds
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        number = math.nan
+    if isinstance(value, bool) or not (math.isfinite(number) and low <= number <= high):
+        raise InputError(None, f"{name} must be a number from {low:g} to {high:g}{unit}, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -17,6 +35,15 @@ class PostOptions:
     offset_s: float = 0.0  # positive delays the animation, negative advances it
     blinks: bool = True  # add a procedural blink layer (blendshape animations with eye channels)
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.fps is not None:
+            check_range("fps", self.fps, FPS_RANGE)
+        check_range("smoothing", self.smoothing_s, SMOOTHING_RANGE_S, " s")
+        check_range("strength", self.strength, STRENGTH_RANGE)
+        check_range("offset", self.offset_s, OFFSET_RANGE_S, " s")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or not 0 <= self.seed < 2**63:
+            raise InputError(None, f"seed must be a whole number from 0 up, not {self.seed!r}")
 
 
 def resample(anim: Animation, fps: float) -> Animation:
@@ -32,8 +59,27 @@ def resample(anim: Animation, fps: float) -> Animation:
 def smooth(anim: Animation, sigma_s: float) -> Animation:
     if sigma_s <= 0 or anim.n_frames < 2:
         return anim
-    values = gaussian_filter1d(anim.values, sigma=sigma_s * anim.fps, axis=0, mode="nearest")
+    values = gaussian_filter_frames(anim.values, sigma_s * anim.fps)
     return Animation(anim.fps, anim.channels, values, anim.kind, dict(anim.meta))
+
+
+def gaussian_filter_frames(values: np.ndarray, sigma: float, truncate: float = 4.0) -> np.ndarray:
+    """Gaussian blur along axis 0 with edge frames repeated (scipy.ndimage.gaussian_filter1d, mode
+    "nearest"), in numpy so post-processing runs in any Blender."""
+    radius = int(truncate * sigma + 0.5)
+    taps = np.arange(-radius, radius + 1, dtype=np.float64)
+    kernel = np.exp(-0.5 * (taps / sigma) ** 2)
+    kernel /= kernel.sum()
+    padded = np.concatenate([np.repeat(values[:1], radius, axis=0), values, np.repeat(values[-1:], radius, axis=0)])
+    if len(kernel) > 64:  # wide kernels (long smoothing at a high frame rate) through the FFT
+        size = len(padded) + len(kernel) - 1
+        spectrum = np.fft.rfft(padded.astype(np.float64), size, axis=0) * np.fft.rfft(kernel, size)[:, None]
+        full = np.fft.irfft(spectrum, size, axis=0)
+        return full[2 * radius:2 * radius + len(values)].astype(values.dtype)
+    out = np.zeros(values.shape, dtype=np.float64)
+    for offset, weight in enumerate(kernel):
+        out += weight * padded[offset:offset + len(values)]
+    return out.astype(values.dtype)
 
 
 def scale(anim: Animation, strength: float) -> Animation:

@@ -35,6 +35,24 @@ def facewarehouse_table() -> tuple[ChannelInfo, ...]:
 FACEWAREHOUSE_46: tuple[str, ...] = tuple(c.name for c in facewarehouse_table())
 CHANNEL_INDEX: dict[str, int] = {name: i for i, name in enumerate(FACEWAREHOUSE_46)}
 
+# Channel groups an artist keys separately: the table's regions in each.
+CHANNEL_GROUPS: dict[str, tuple[str, ...]] = {
+    "MOUTH": ("jaw", "mouth", "lips", "chin"),
+    "EYES": ("eyes",),
+    "BROWS": ("brows",),
+    "CHEEKS": ("cheeks", "nose"),
+}
+
+
+def channels_in_groups(groups) -> tuple[str, ...]:
+    """FaceWarehouse-46 channels in any of `groups` (keys of CHANNEL_GROUPS), in table order."""
+    unknown = set(groups) - set(CHANNEL_GROUPS)
+    if unknown:
+        raise ValueError(f"unknown channel group(s) {', '.join(sorted(unknown))}; "
+                         f"known: {', '.join(CHANNEL_GROUPS)}")
+    regions = {region for group in groups for region in CHANNEL_GROUPS[group]}
+    return tuple(c.name for c in facewarehouse_table() if c.region in regions)
+
 ARKIT_52: tuple[str, ...] = (
     "eyeBlinkLeft", "eyeLookDownLeft", "eyeLookInLeft", "eyeLookOutLeft", "eyeLookUpLeft",
     "eyeSquintLeft", "eyeWideLeft", "eyeBlinkRight", "eyeLookDownRight", "eyeLookInRight",
@@ -135,9 +153,24 @@ def arkit_map() -> RetargetMap:
     return RetargetMap("arkit52", routes)
 
 
+NAME_SEPARATOR = re.compile(r"[._:|\s-]+")
+
+
+def name_index(target_names) -> dict[str, str]:
+    """Normalized name -> target name, also under each name's suffixes after a separator, so
+    prefixed names ('Face.jawOpen', 'CC_Base_JawOpen') match; a whole name wins over a suffix."""
+    index = {normalize_name(t): t for t in target_names}
+    for target in target_names:
+        for separator in NAME_SEPARATOR.finditer(target.strip()):
+            index.setdefault(normalize_name(target.strip()[separator.end():]), target)
+    index.pop("", None)
+    return index
+
+
 def auto_match_map(source_channels, target_names, name: str = "custom") -> RetargetMap:
-    """Match channels to target names by normalized name; ARKit names match through the ARKit map."""
-    by_norm = {normalize_name(t): t for t in target_names}
+    """Match channels to target names by normalized name, in any case and behind any prefix;
+    ARKit names match through the ARKit map."""
+    by_norm = name_index(target_names)
     arkit = arkit_map().routes
     routes: dict[str, list[tuple[str, float]]] = {}
     for channel in source_channels:

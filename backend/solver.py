@@ -15,8 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy.fft import dct, idct
-from scipy.linalg import eigh
 
 
 @dataclass(frozen=True)
@@ -68,7 +66,9 @@ def _setup(design: np.ndarray, stacked_targets: np.ndarray, options: SolveOption
     gram = design.T @ design
     unit = float(np.trace(gram)) / n_keys  # makes l2 and temporal scale-free
     metric = gram + options.l2 * unit * np.eye(n_keys)
-    eigvals, eigvecs = eigh(metric, np.diag(scale ** 2))
+    # The generalized problem metric v = lambda D^2 v, as an ordinary one in D v (D = diag(scale) > 0).
+    eigvals, unit_vectors = np.linalg.eigh(metric / np.outer(scale, scale))
+    eigvecs = unit_vectors / scale[:, None]
     time_eigvals = None
     if options.temporal > 0:
         time_eigvals = 2.0 - 2.0 * np.cos(np.pi * np.arange(n_frames) / n_frames)
@@ -81,9 +81,39 @@ def _solve_quadratic(problem: _Problem, rhs: np.ndarray, rho: float) -> np.ndarr
     projected = problem.eigvecs.T @ rhs
     if problem.time_eigvals is None:
         return problem.eigvecs @ (projected / (problem.eigvals + rho)[:, None])
-    spectral = dct(projected, type=2, norm="ortho", axis=1)
+    spectral = dct_ortho(projected)
     denominator = problem.eigvals[:, None] + problem.temporal * problem.time_eigvals[None] + rho
-    return problem.eigvecs @ idct(spectral / denominator, type=2, norm="ortho", axis=1)
+    return problem.eigvecs @ idct_ortho(spectral / denominator)
+
+
+def _dct_weights(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(phase twiddles exp(-i pi k / 2n), orthonormal scale) of a length-n DCT-II."""
+    k = np.arange(n)
+    scale = np.full(n, np.sqrt(1.0 / (2 * n)))
+    scale[0] = np.sqrt(1.0 / (4 * n))
+    return np.exp(-1j * np.pi * k / (2 * n)), scale
+
+
+def dct_ortho(x: np.ndarray) -> np.ndarray:
+    """Orthonormal DCT-II along the last axis through one FFT (scipy.fft.dct type 2, norm "ortho")."""
+    n = x.shape[-1]
+    twiddle, scale = _dct_weights(n)
+    reordered = np.concatenate([x[..., ::2], x[..., 1::2][..., ::-1]], axis=-1)
+    return 2.0 * np.real(np.fft.fft(reordered, axis=-1) * twiddle) * scale
+
+
+def idct_ortho(y: np.ndarray) -> np.ndarray:
+    """The inverse of dct_ortho along the last axis."""
+    n = y.shape[-1]
+    twiddle, scale = _dct_weights(n)
+    coefficients = y / scale
+    mirrored = np.concatenate([np.zeros(y.shape[:-1] + (1,)), coefficients[..., :0:-1]], axis=-1)
+    reordered = np.real(np.fft.ifft(0.5 * (coefficients - 1j * mirrored) / twiddle, axis=-1))
+    x = np.empty(y.shape)
+    half = (n + 1) // 2
+    x[..., ::2] = reordered[..., :half]
+    x[..., 1::2] = reordered[..., half:][..., ::-1]
+    return x
 
 
 def _admm(problem: _Problem, options: SolveOptions) -> np.ndarray:

@@ -31,12 +31,10 @@ def run(command: list, **kwargs) -> None:
 
 
 def panel_screenshot(out: Path, work: Path) -> None:
-    dump = work / "head.npz"
-    run([sys.executable, SCRIPTS / "head_for_legacy.py", ROOT / "assets" / "head.blend", dump])
     env = dict(os.environ, BLENDER_USER_SCRIPTS=str(work / "scripts"), BLENDER_USER_CONFIG=str(work / "config"))
     run(["blender", "-b", "--factory-startup", "--python-expr", NO_SPLASH], env=env)
     run(["xvfb-run", "-a", "-s", "-screen 0 1200x800x24", "blender", "--window-geometry", "0", "0", "1200", "800",
-         "--python", SCRIPTS / "panel_screenshot.py", "--", build_addon_zip(work), dump, sys.executable, out], env=env)
+         "--python", SCRIPTS / "panel_screenshot.py", "--", build_addon_zip(work), sys.executable, out], env=env)
 
 
 WIDEST_JAW = """import sys, bpy

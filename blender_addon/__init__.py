@@ -15,7 +15,7 @@ bl_info = {
     "category": "Animation",
 }
 
-MODULES = ("properties", "preferences", "operators", "operators_edit", "panels")
+MODULES = ("properties", "preferences", "operators", "operators_edit", "panels", "add_head")
 
 
 def _modules():
@@ -23,6 +23,9 @@ def _modules():
 
 
 def register():
+    from . import site_wheels
+
+    site_wheels.use_site()  # a legacy install's wheels, once unpacked on first use
     for module in _modules():
         module.register()
 

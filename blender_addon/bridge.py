@@ -1,9 +1,11 @@
-"""Run a request in an external Python (the `mouthpiece` venv) that speaks JSON lines."""
+"""Run a request in another Python process that speaks JSON lines: an external Python (the `mouthpiece`
+venv), or Blender's own Python where Blender's process cannot load the packed wheels."""
 from __future__ import annotations
 
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -31,7 +33,7 @@ def check_python(python: str) -> None:
 
 
 def run_external(python: str, request: GenerateRequest, progress: Progress,
-                 cancel: threading.Event | None = None) -> Animation:
+                 cancel: threading.Event | None = None, env: dict | None = None) -> Animation:
     """Send `request` to `python`, relay its progress, and load the Animation it writes."""
     check_python(python)
     check_request(request)
@@ -39,7 +41,7 @@ def run_external(python: str, request: GenerateRequest, progress: Progress,
         out = os.path.join(folder, "animation.json")
         message = json.dumps({"request": request.to_dict(), "out": out}) + "\n"
         process = subprocess.Popen(worker_command(python), cwd=PACKAGE_DIR.parent, stdin=subprocess.PIPE,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         stderr_tail: list[str] = []
         drain = threading.Thread(target=_keep_tail, args=(process.stderr, stderr_tail), daemon=True)
         drain.start()
@@ -106,10 +108,29 @@ def uses_external(runner: str, python: str, model: str) -> bool:
     return bool(python) and not model_availability(model)[0]
 
 
+def blenders_own_python() -> str:
+    """The interpreter of the Python Blender embeds (sys.executable can name another one on PATH)."""
+    prefix, version = Path(sys.prefix), f"{sys.version_info[0]}.{sys.version_info[1]}"
+    for candidate in (prefix / "bin" / f"python{version}", prefix / "bin" / "python3", prefix / "python.exe",
+                      prefix / "bin" / "python.exe", Path(sys.executable)):
+        if candidate.is_file():
+            return str(candidate)
+    return sys.executable
+
+
+def own_python_env() -> dict:
+    """This Python's package folders (the add-on's unpacked wheels, Blender's extension packages) for a worker."""
+    folders = [p for p in sys.path if Path(p).name in ("site-packages", "dist-packages") and os.path.isdir(p)]
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(folders))
+
+
 def run_request(request: GenerateRequest, runner: str, python: str, progress: Progress,
                 cancel: threading.Event) -> Animation:
     if uses_external(runner, python, request.model):
         return run_external(python, request, progress, cancel)
+    from . import site_wheels
     from .generation import run_in_process
 
+    if site_wheels.blender_links_a_clashing_library():  # Blender's own Python, in a process of its own
+        return run_external(blenders_own_python(), request, progress, cancel, env=own_python_env())
     return run_in_process(request, progress)

@@ -5,8 +5,7 @@ Nothing here touches bpy, so a request runs unchanged on a worker thread.
 from __future__ import annotations
 
 import importlib.util
-import os
-import tempfile
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -25,6 +24,7 @@ class GenerateRequest:
     text: str = ""
     transcript: str = ""
     language: str = "en"
+    voice: str = ""  # an espeak-ng voice for the language ("" for its default)
     model: str = "phonemes"
     fps: float = 30.0
     strength: float = 1.0
@@ -60,52 +60,44 @@ def animate_options(request: GenerateRequest):
 
     post = PostOptions(fps=request.fps, smoothing_s=request.smoothing_s, strength=request.strength,
                        offset_s=request.offset_s, blinks=request.blinks)
-    return AnimateOptions(model=request.model, language=request.language,
+    return AnimateOptions(model=request.model, language=request.language, voice=request.voice or None,
                           transcript=request.transcript or None, fps=request.fps, post=post)
 
 
 def run_in_process(request: GenerateRequest, progress: Progress) -> Animation:
     """Run the backend in this Python (Blender's own, or any with the backend's dependencies)."""
+    from . import site_wheels
+
+    site_wheels.ensure()
     from .backend import api
 
     check_request(request)
     options = animate_options(request)
-    if request.audio_path:
-        audio = decodable_audio(request.audio_path)
-        return api.animate_audio(audio, options, progress)
-    return api.animate_text(request.text, options, request.speech_out or None, progress)
-
-
-def decodable_audio(path: str) -> str:
-    """`path` if the backend decodes its format; otherwise a WAV copy decoded by Blender's `aud`."""
-    from .backend.audio import SUPPORTED_SUFFIXES
-
-    if Path(path).suffix.lower() in SUPPORTED_SUFFIXES:
-        return path
-    return decode_with_aud(path)
-
-
-def decode_with_aud(path: str, sample_rate: int = 16000) -> str:
-    """Decode any format Blender plays (aac, m4a, video sound tracks...) to a mono 16-bit WAV."""
     try:
-        import aud
-    except ImportError:
-        raise InputError(path, "this audio format needs Blender's decoder, which is not available here") from None
-    out = os.path.join(tempfile.mkdtemp(prefix="mouthpiece-"), Path(path).stem + ".wav")
-    try:
-        sound = aud.Sound(path).resample(sample_rate, False).rechannel(1)
-        sound.write(out, sample_rate, 1, aud.FORMAT_S16, aud.CONTAINER_WAV, aud.CODEC_PCM)
-    except Exception as err:  # aud raises plain errors for anything it cannot read
-        raise InputError(path, f"cannot decode audio ({err})") from None
-    return out
+        if request.audio_path:  # any soundtrack (wav, m4a, mp4, opus...): the backend decodes it with ffmpeg
+            return api.animate_audio(request.audio_path, options, progress)
+        return api.animate_text(request.text, options, request.speech_out or None, progress)
+    finally:
+        forget_multiprocessing_main()
+
+
+def forget_multiprocessing_main() -> None:
+    """Importing multiprocessing aliases `__mp_main__` to the `__main__` of the moment; inside Blender that
+    can be a `--python` script's temporary module, which Blender frees and then trips over when it exits."""
+    main = sys.modules.get("__main__")
+    if "bpy" in sys.modules and main is not None and sys.modules.get("__mp_main__") is main:
+        del sys.modules["__mp_main__"]
 
 
 # What the backend imports on every request (post-processing, audio decoding), whatever the model.
-BACKEND_MODULES = ("scipy", "soundfile", "soxr")
+BACKEND_MODULES = ("soundfile", "soxr")
 
 
 def model_availability(name: str) -> tuple[bool, str]:
-    """Whether `name` runs in this Python, and why not."""
+    """Whether `name` runs in this Python, and why not (after unpacking a legacy install's wheels)."""
+    from . import site_wheels
+
+    site_wheels.ensure()
     missing = [m for m in BACKEND_MODULES if importlib.util.find_spec(m) is None]
     if missing:
         return False, f"missing dependency: {', '.join(missing)}"
@@ -117,3 +109,5 @@ def model_availability(name: str) -> tuple[bool, str]:
         return False, f"missing dependency: {err}"
     except InputError as err:
         return False, str(err)
+    finally:
+        forget_multiprocessing_main()

@@ -36,8 +36,14 @@ def generate_take(scene: bpy.types.Scene, obj: bpy.types.Object, request: Genera
     shape_key_owner(obj)
     runner, python = runner_and_python()
     anim = run_request(request, runner, python, progress or (lambda f, m: None), threading.Event())
-    applied = apply_animation(obj, anim, scene, scene.frame_start, choice, request.source_label)
-    audio = request.audio_path or request.speech_out
-    if add_strip and audio and Path(audio).is_file() and not strip_playing(scene, audio):
-        add_sound_strip(scene, audio, scene.frame_start)
+    audio = (request.audio_path or request.speech_out) if add_strip else ""
+    return place_take(scene, obj, anim, choice, scene.frame_start, request.source_label, audio)
+
+
+def place_take(scene: bpy.types.Scene, obj: bpy.types.Object, anim, choice: MapChoice, frame_start: int,
+               label: str, audio: str = "") -> Applied:
+    """Write `anim` on `obj` from `frame_start`, with a sound strip of `audio` there unless one plays it."""
+    applied = apply_animation(obj, anim, scene, frame_start, choice, label)
+    if audio and Path(audio).is_file() and not strip_playing(scene, audio):
+        add_sound_strip(scene, audio, frame_start)
     return applied

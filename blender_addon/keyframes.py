@@ -11,11 +11,24 @@ from dataclasses import dataclass
 import bpy
 import numpy as np
 
+from .backend.keythin import moving_columns, thin_keys
+
 LAYERED_ACTIONS = bpy.app.version >= (4, 4, 0)
 INTERPOLATION = {"CONSTANT": 0, "LINEAR": 1, "BEZIER": 2}
 TAKE_TAG = "mouthpiece_take"  # custom property on a take's action: the source it was made from
 PREVIOUS_TAG = "mouthpiece_previous"  # custom property: the action that was active before the take
 OBJECT_TAG = "mouthpiece_object"  # custom property: the object the take was made for
+KEYED_TAG = "mouthpiece_keyed"  # custom property: the shape keys the take keyed, one name a line
+
+
+@dataclass(frozen=True)
+class Keying:
+    """Which channels a take keys, and how densely."""
+
+    groups: tuple[str, ...] = ()  # channel groups to key (backend.rig.CHANNEL_GROUPS); () for all
+    only_moving: bool = False  # skip channels that never leave 0 (within the tolerance)
+    tolerance: float | None = None  # thin keys to within this of the curve; None: a key on every frame
+    replace_hand_keys: bool = False  # key channels the artist keyed by hand (else they keep their keys)
 
 
 @dataclass(frozen=True)
@@ -25,6 +38,7 @@ class WriteOptions:
     interpolation: str = "LINEAR"
     action_name: str = "Mouthpiece"
     source: str = ""  # what the take was made from (file name or text), shown in the take list
+    keying: Keying = Keying()
 
 
 @dataclass(frozen=True)
@@ -33,6 +47,9 @@ class WriteResult:
     written: tuple[str, ...]  # shape keys that received an F-curve
     missing: tuple[str, ...]  # requested shape keys the object does not have
     keys_written: int
+    keys_unthinned: int = 0  # keys a key on every frame of every written channel would take
+    still: tuple[str, ...] = ()  # channels left unkeyed because they never move
+    hand_kept: tuple[str, ...] = ()  # channels whose hand keys were carried into the take instead
 
 
 def shape_key_data_path(name: str) -> str:
@@ -93,34 +110,92 @@ def fill_fcurve(fcurve, frames: np.ndarray, values: np.ndarray, interpolation: i
     fcurve.update()
 
 
+KEY_POINT_FIELDS = (("co", 2, np.float32), ("handle_left", 2, np.float32), ("handle_right", 2, np.float32),
+                    ("interpolation", 1, np.int32), ("handle_left_type", 1, np.int32),
+                    ("handle_right_type", 1, np.int32), ("easing", 1, np.int32))
+
+
+def copy_fcurve(source, fcurves) -> None:
+    """A copy of `source` (keys, handles, interpolation, extrapolation) in `fcurves`."""
+    copy = fcurves.new(source.data_path, index=source.array_index)
+    count = len(source.keyframe_points)
+    copy.keyframe_points.add(count)
+    for field, width, dtype in KEY_POINT_FIELDS:
+        buffer = np.empty(width * count, dtype=dtype)
+        source.keyframe_points.foreach_get(field, buffer)
+        copy.keyframe_points.foreach_set(field, buffer)
+    copy.extrapolation = source.extrapolation
+    copy.update()
+
+
+def channel_keys(frames: np.ndarray, values: np.ndarray, tolerance: float | None):
+    """(frames, values) of the keys to write for one channel: all, or thinned to within `tolerance`."""
+    if tolerance is None:
+        return frames, values
+    kept = thin_keys(frames, values, tolerance)
+    return frames[kept], values[kept]
+
+
+def columns_to_key(key, targets: list[str], values: np.ndarray, keying: Keying, hand_keyed) -> dict:
+    """{"write": [(column, name)], "still": names, "hand": names} for `targets` on `key`."""
+    moving = np.ones(len(targets), bool)
+    if keying.only_moving:
+        moving = moving_columns(values, keying.tolerance or 0.0)
+    plan = {"write": [], "still": [], "hand": []}
+    for column, name in enumerate(targets):
+        if name not in key.key_blocks or name == key.reference_key.name:
+            continue
+        if name in hand_keyed and not keying.replace_hand_keys:
+            plan["hand"].append(name)
+        elif not moving[column]:
+            plan["still"].append(name)
+        else:
+            plan["write"].append((column, name))
+    return plan
+
+
 def write_shape_key_take(obj: bpy.types.Object, targets: list[str], values: np.ndarray, anim_fps: float,
-                         options: WriteOptions = WriteOptions()) -> WriteResult:
+                         options: WriteOptions = WriteOptions(), hand_curves: dict | None = None) -> WriteResult:
     """Write `values` [frames x targets] onto `obj`'s shape keys as a new active action.
 
     The action that was active before is kept (fake user) and remembered on the take, so the user's
-    animation is never lost. Targets the object has no shape key for are skipped and returned in
-    `missing`; the caller reports them.
+    animation is never lost. `hand_curves` ({shape key: F-curve, or None when it plays from the NLA})
+    are the artist's own keys: those channels are not keyed (unless the keying replaces hand keys), and
+    the F-curves are copied into the take so they keep playing. Targets the object has no shape key for
+    are skipped and returned in `missing`; the caller reports them.
     """
     key = obj.data.shape_keys if obj.data is not None and hasattr(obj.data, "shape_keys") else None
     if key is None:
         raise ValueError(f"{obj.name}: has no shape keys")
+    hand_curves = hand_curves or {}
     values = np.asarray(values, dtype=np.float32).reshape(-1, len(targets))
-    present = [(j, name) for j, name in enumerate(targets) if name in key.key_blocks and name != key.reference_key.name]
+    plan = columns_to_key(key, targets, values, options.keying, hand_curves)
     missing = tuple(name for name in targets if name not in key.key_blocks)
     frames = key_frames(values.shape[0], anim_fps, options)
     interpolation = INTERPOLATION[options.interpolation]
+    tolerance = options.keying.tolerance if options.interpolation == "LINEAR" else None
 
     action, slot, fcurves = new_take_action(key, options.action_name)
-    for column, name in present:
-        fill_fcurve(fcurves.new(shape_key_data_path(name)), frames, values[:, column], interpolation)
+    keys = 0
+    for column, name in plan["write"]:
+        kept_frames, kept_values = channel_keys(frames, values[:, column], tolerance)
+        fill_fcurve(fcurves.new(shape_key_data_path(name)), kept_frames, kept_values, interpolation)
+        keys += len(kept_frames)
+    written = {name for _, name in plan["write"]}
+    carried = [name for name, curve in hand_curves.items() if name not in written and curve is not None]
+    for name in carried:
+        copy_fcurve(hand_curves[name], fcurves)
     action[TAKE_TAG] = options.source or options.action_name
     action[OBJECT_TAG] = obj.name
+    action[KEYED_TAG] = "\n".join(sorted(written))
     previous = key.animation_data.action if key.animation_data else None
     if previous is not None and previous != action:
         previous.use_fake_user = True
         action[PREVIOUS_TAG] = previous.name
     assign_action(key, action)
-    return WriteResult(action, tuple(n for _, n in present), missing, len(present) * values.shape[0])
+    return WriteResult(action, tuple(n for _, n in plan["write"]), missing, keys,
+                       len(plan["write"]) * values.shape[0], tuple(plan["still"]),
+                       tuple(sorted(set(plan["hand"]) | set(carried))))
 
 
 def shape_key_name(data_path: str) -> str | None:

@@ -80,18 +80,27 @@ def build_map(preset: str, source_channels: list[str], key_names: list[str],
     return preset_map(preset)
 
 
-def retarget(anim: Animation, key_names: list[str], retarget_map: RetargetMap) -> Retargeted:
+def no_channel_matched(object_name: str, key_names: list[str], map_name: str, n_channels: int) -> InputError:
+    shown = ", ".join(key_names[:6]) + (", ..." if len(key_names) > 6 else "")
+    return InputError(None, f"no channel matched a shape key of {object_name!r}: none of the {n_channels} "
+                            f"channels of the {map_name!r} map finds one (it has {shown}); "
+                            "pick another channel map or fill a custom one")
+
+
+def retarget(anim: Animation, key_names: list[str], retarget_map: RetargetMap,
+             object_name: str = "") -> Retargeted:
     """Apply the map; report targets absent from `key_names` and sources that drive nothing."""
     if anim.kind != "blendshape":
         raise ValueError("landmark animations go through solve_landmarks, not a channel map")
-    mapped = retarget_map.apply(anim)
     present = set(key_names)
-    missing = tuple(t for t in mapped.channels if t not in present)
-    if len(missing) == len(mapped.channels):
-        raise InputError(None, f"none of the {len(mapped.channels)} channels of the {retarget_map.name!r} map "
-                               f"matches a shape key on this object (it has {', '.join(key_names[:6])}"
-                               f"{', ...' if len(key_names) > 6 else ''}); pick another channel map")
-    return Retargeted(mapped.channels, mapped.values, tuple(retarget_map.unmapped_sources(anim.channels)), missing)
+    if not any(t in present for channel in anim.channels for t, _ in retarget_map.routes.get(channel, [])):
+        raise no_channel_matched(object_name or "the target", key_names, retarget_map.name, len(anim.channels))
+    mapped = retarget_map.apply(anim)
+    driven = [j for j, column in enumerate(retarget_map.matrix(anim.channels)[1].T) if column.any()]
+    targets = [mapped.channels[j] for j in driven]  # targets no channel of `anim` drives stay unkeyed
+    missing = tuple(t for t in targets if t not in present)
+    return Retargeted(targets, mapped.values[:, driven], tuple(retarget_map.unmapped_sources(anim.channels)),
+                      missing)
 
 
 def landmark_basis(obj: bpy.types.Object, key: bpy.types.Key) -> tuple[np.ndarray, dict[str, np.ndarray]]:

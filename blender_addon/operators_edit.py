@@ -8,13 +8,16 @@ from bpy_extras.io_utils import ExportHelper, ImportHelper
 from .apply import apply_animation, take_animation
 from .backend.animation import load_json, save_json
 from .backend.errors import MouthpieceError
-from .mapping import animatable_names, shape_key_owner, suggest_custom_pairs
-from .operators import map_choice
+from .mapping import animatable_names, no_channel_matched, shape_key_owner, suggest_custom_pairs
+from .operators import fill_target, map_choice
 from .sound import add_sound_strip
-from .takes import active_action, activate_take, clear_take, delete_take, push_to_nla
+from .keyframes import OBJECT_TAG, TAKE_TAG
+from .takes import (MODEL_TAG, active_action, activate_take, clear_take, delete_take, in_nla, push_to_nla,
+                    sync_take_strips, take_order)
 
 
 def target_of(context):
+    fill_target(context.scene)
     return context.scene.mouthpiece.target
 
 
@@ -54,6 +57,7 @@ class MOUTHPIECE_OT_clear(TargetOperator, bpy.types.Operator):
         obj = target_of(context)
         shape_key_owner(obj, "clear")
         restored = clear_take(obj)
+        sync_take_strips(context.scene)
         self.report({"INFO"}, f"Active action: {restored.name if restored else 'none'}")
         return {"FINISHED"}
 
@@ -75,9 +79,10 @@ class MOUTHPIECE_OT_import_json(TargetOperator, bpy.types.Operator, ImportHelper
         start = self.frame_start if self.frame_start >= 0 else context.scene.frame_start
         applied = apply_animation(obj, anim, context.scene, start, map_choice(context.scene.mouthpiece),
                                   bpy.path.basename(self.filepath))
+        sync_take_strips(context.scene)
         for line in applied.report_lines():
             self.report({"WARNING"}, line)
-        self.report({"INFO"}, f"{applied.write.action.name}: {applied.write.keys_written} keys")
+        self.report({"INFO"}, applied.summary())
         return {"FINISHED"}
 
 
@@ -110,16 +115,37 @@ def take_by_name(context, name: str):
     return obj, action
 
 
+def take_description(action) -> str:
+    """'Take 3: line01.wav, model cnn-gru, frames 1-90, in the NLA' for a tooltip."""
+    parts = [f"Take {take_order(action)}: {action.get(TAKE_TAG, action.name)}"]
+    if action.get(MODEL_TAG):
+        parts.append(f"model {action[MODEL_TAG]}")
+    first, last = action.frame_range
+    parts.append(f"frames {int(first)}-{int(last)}")
+    obj = bpy.data.objects.get(action.get(OBJECT_TAG, ""))
+    if obj is not None and in_nla(obj, action):
+        parts.append("in the NLA")
+    if action.name != action.get(TAKE_TAG):
+        parts.append(f"action {action.name!r}")
+    return ", ".join(parts)
+
+
 class MOUTHPIECE_OT_take_activate(TargetOperator, bpy.types.Operator):
-    """Make this take the target's active animation"""
+    """Make this take the target's active animation; its sound strip plays, the other takes' are muted"""
 
     bl_idname = "mouthpiece.take_activate"
     bl_label = "Use Take"
     take: StringProperty(name="Take")
 
+    @classmethod
+    def description(cls, context, properties):
+        action = bpy.data.actions.get(properties.take)
+        return take_description(action) if action is not None else cls.__doc__
+
     def run(self, context):
         obj, action = take_by_name(context, self.take)
         activate_take(obj, action)
+        sync_take_strips(context.scene)
         return {"FINISHED"}
 
 
@@ -133,11 +159,12 @@ class MOUTHPIECE_OT_take_push(TargetOperator, bpy.types.Operator):
     def run(self, context):
         obj, action = take_by_name(context, self.take)
         push_to_nla(obj, action, int(action.frame_range[0]))
+        sync_take_strips(context.scene)
         return {"FINISHED"}
 
 
 class MOUTHPIECE_OT_take_delete(TargetOperator, bpy.types.Operator):
-    """Delete this take's action"""
+    """Delete this take's action, and the sound strip added for it"""
 
     bl_idname = "mouthpiece.take_delete"
     bl_label = "Delete Take"
@@ -145,7 +172,7 @@ class MOUTHPIECE_OT_take_delete(TargetOperator, bpy.types.Operator):
 
     def run(self, context):
         obj, action = take_by_name(context, self.take)
-        delete_take(obj, action)
+        delete_take(obj, action, context.scene)
         return {"FINISHED"}
 
 
@@ -158,8 +185,10 @@ class MOUTHPIECE_OT_map_auto(TargetOperator, bpy.types.Operator):
     def run(self, context):
         settings = context.scene.mouthpiece
         names = animatable_names(shape_key_owner(target_of(context), "map"))
-        settings.routes.clear()
         pairs = suggest_custom_pairs(names)
+        if not any(target for _, target in pairs):
+            raise no_channel_matched(target_of(context).name, names, "auto", len(pairs))
+        settings.routes.clear()
         for source, target in pairs:
             route = settings.routes.add()
             route.source, route.target = source, target

@@ -6,9 +6,11 @@ import bpy
 from .mapping import animatable_names, build_map
 from .backend.rig import FACEWAREHOUSE_46
 from .keyframes import OBJECT_TAG, TAKE_TAG
-from .operators import ACTIVE_JOBS
+from .operators import ACTIVE_JOBS, heads_in
+from .properties import model_caveat
+from .runtime_note import draw_runtime_note
 from .sound import strips_attribute
-from .takes import active_action
+from .takes import active_action, in_nla, take_order
 
 
 def shape_keys_of(obj):
@@ -55,8 +57,17 @@ class MOUTHPIECE_PT_main(MouthpiecePanel, bpy.types.Panel):
         else:
             layout.prop(settings, "text")
         layout.prop(settings, "language")
+        layout.prop(settings, "voice")
         layout.prop(settings, "model")
+        caveat = model_caveat(settings.model)
+        if caveat:
+            layout.label(text=caveat[:1].upper() + caveat[1:], icon="ERROR")
+        draw_runtime_note(layout, context, settings.model)
         layout.prop(settings, "target")
+        if settings.target is None:
+            heads = heads_in(context.scene)
+            if len(heads) == 1:
+                layout.label(text=f"Generate uses {heads[0].name}, the only head here", icon="INFO")
         if settings.target is not None and shape_keys_of(settings.target) is None:
             layout.label(text=f"{settings.target.name} has no shape keys", icon="ERROR")
         self.draw_actions(context, settings)
@@ -64,11 +75,11 @@ class MOUTHPIECE_PT_main(MouthpiecePanel, bpy.types.Panel):
     def draw_actions(self, context, settings):
         layout = self.layout
         if context.scene.name in ACTIVE_JOBS:
-            text = f"{settings.status} (Esc to cancel)"
             if hasattr(layout, "progress"):
-                layout.progress(factor=settings.progress, type="BAR", text=text)
-            else:
-                layout.prop(settings, "progress", text=text, slider=True)
+                layout.progress(factor=settings.progress, type="BAR", text=settings.status)
+            else:  # Blender < 4.0: a label, not an editable slider
+                layout.label(text=f"{settings.progress:.0%}  {settings.status}", icon="SORTTIME")
+            layout.label(text="Esc cancels", icon="CANCEL")
         else:
             layout.operator("mouthpiece.generate", icon="PLAY_SOUND")
             if settings.status:
@@ -121,8 +132,32 @@ class MOUTHPIECE_PT_options(MouthpiecePanel, bpy.types.Panel):
         layout.use_property_split = True
         layout.use_property_decorate = False
         settings = context.scene.mouthpiece
-        for name in ("strength", "smoothing", "offset", "blinks", "add_strip"):
+        for name in ("strength", "smoothing", "offset", "blinks", "add_strip", "start"):
             layout.prop(settings, name)
+        if settings.start == "FRAME":
+            layout.prop(settings, "start_frame")
+        layout.prop(settings, "fit_range")
+
+
+class MOUTHPIECE_PT_keys(MouthpiecePanel, bpy.types.Panel):
+    """Which channels a take keys, and how many keys."""
+
+    bl_label = "Keys"
+    bl_parent_id = "MOUTHPIECE_PT_main"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = self.layout
+        settings = context.scene.mouthpiece
+        layout.row(align=True).prop(settings, "channel_groups", expand=True)
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        layout.prop(settings, "only_moving")
+        layout.prop(settings, "thin_keys")
+        row = layout.row()
+        row.active = settings.thin_keys
+        row.prop(settings, "key_tolerance")
+        layout.prop(settings, "replace_hand_keys")
 
 
 class MOUTHPIECE_UL_takes(bpy.types.UIList):
@@ -130,9 +165,14 @@ class MOUTHPIECE_UL_takes(bpy.types.UIList):
 
     def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index):
         obj = context.scene.mouthpiece.target
-        playing = obj is not None and shape_keys_of(obj) is not None and active_action(obj) == item
+        head = obj is not None and shape_keys_of(obj) is not None
+        playing = head and active_action(obj) == item
         row = layout.row(align=True)
-        row.label(text=item.name, icon="PLAY" if playing else "ACTION")
+        # the name is the Use Take button: hovering it shows the source, model and frames
+        row.operator("mouthpiece.take_activate", text=f"{take_order(item)}. {item.name}", emboss=False,
+                     icon="PLAY" if playing else "ACTION").take = item.name
+        if head and in_nla(obj, item):
+            row.label(text="", icon="NLA")
         row.operator("mouthpiece.take_activate", text="", icon="CHECKMARK").take = item.name
         row.operator("mouthpiece.take_push", text="", icon="NLA_PUSHDOWN").take = item.name
         row.operator("mouthpiece.take_delete", text="", icon="TRASH").take = item.name
@@ -143,7 +183,11 @@ class MOUTHPIECE_UL_takes(bpy.types.UIList):
         actions = getattr(data, propname)
         flags = [self.bitflag_filter_item if (TAKE_TAG in a and a.get(OBJECT_TAG) == name) else 0
                  for a in actions]
-        return flags, []
+        by_age = sorted(range(len(actions)), key=lambda i: take_order(actions[i]) if flags[i] else 0)
+        order = [0] * len(actions)
+        for position, index in enumerate(by_age):
+            order[index] = position
+        return flags, order
 
 
 class MOUTHPIECE_PT_takes(MouthpiecePanel, bpy.types.Panel):
@@ -167,5 +211,5 @@ class MOUTHPIECE_PT_files(MouthpiecePanel, bpy.types.Panel):
 
 
 classes = (MOUTHPIECE_PT_main, MOUTHPIECE_UL_routes, MOUTHPIECE_PT_mapping, MOUTHPIECE_PT_options,
-           MOUTHPIECE_UL_takes, MOUTHPIECE_PT_takes, MOUTHPIECE_PT_files)
+           MOUTHPIECE_PT_keys, MOUTHPIECE_UL_takes, MOUTHPIECE_PT_takes, MOUTHPIECE_PT_files)
 register, unregister = bpy.utils.register_classes_factory(classes)

@@ -12,16 +12,78 @@ SOURCE_ITEMS = (
     ("STRIP", "Sound Strip", "Animate from a sound strip already in the sequencer"),
     ("TEXT", "Text", "Synthesize speech from typed text and animate it"),
 )
+GROUP_ITEMS = (
+    ("MOUTH", "Mouth", "Jaw, lips, mouth corners and chin"),
+    ("EYES", "Eyes", "Blinks, squints and gaze"),
+    ("BROWS", "Brows", "Brows up and down"),
+    ("CHEEKS", "Cheeks", "Cheek puff and squint, nose sneer"),
+)
+START_ITEMS = (
+    ("SCENE", "Scene Start", "At the scene's first frame (a sound strip source starts at its strip)"),
+    ("CURRENT", "Current Frame", "At the current frame"),
+    ("FRAME", "Frame", "At the frame chosen below"),
+)
 _model_items_cache: list = []
 
 
+_model_notes: dict[str, str] = {}
+WEAK_WORDS = ("weak", "coarse")  # words a model's own description uses for what it does poorly
+
+
+def model_description(name: str) -> str:
+    try:
+        from .backend.models import get_model
+
+        return get_model(name).info.description
+    except Exception:  # a model whose dependencies are not installed yet still gets listed
+        return f"Mouthpiece model {name!r}"
+
+
 def model_items(self, context):
-    """Models from the backend's registry (kept alive: Blender needs the strings to stay referenced)."""
+    """Models from the backend's registry with their descriptions (kept alive: Blender needs the strings
+    to stay referenced)."""
     if not _model_items_cache:
         from .backend.models import model_names
 
-        _model_items_cache.extend((name, name, f"Mouthpiece model {name!r}") for name in model_names())
+        for name in model_names():
+            description = model_description(name)
+            clauses = [clause.strip() for part in description.split(";") for clause in part.split(", ")]
+            _model_notes[name] = next((c for c in clauses if any(word in c.lower() for word in WEAK_WORDS)), "")
+            _model_items_cache.append((name, name, description, "ERROR" if _model_notes[name] else "NONE",
+                                       len(_model_items_cache)))
     return _model_items_cache
+
+
+def model_caveat(name: str) -> str:
+    """What the model's own description says it does poorly ("" for none)."""
+    model_items(None, None)
+    return _model_notes.get(name, "")
+
+
+def installed_voices(language: str = ""):
+    try:
+        from .backend.text import list_voices
+
+        return list_voices(language or None)
+    except Exception:  # espeak-ng not loadable yet (a legacy install before its wheels are unpacked)
+        return []
+
+
+def language_suggestions(self, context, edit_text):
+    """The languages of the installed espeak-ng voices, as (code, name) pairs."""
+    names: dict[str, str] = {}
+    for voice in installed_voices():
+        code = voice.language.split("-")[0]
+        names.setdefault(code, voice.title.split(" (")[0] or code)
+    text = edit_text.lower()
+    return [(code, name) for code, name in sorted(names.items())
+            if text in code.lower() or text in name.lower() or text == ""]
+
+
+def voice_suggestions(self, context, edit_text):
+    """The installed espeak-ng voices of the chosen language."""
+    return [(voice.name, f"{voice.title} ({voice.gender})") for voice in installed_voices(self.language)
+            if edit_text.lower() in voice.name.lower() or edit_text.lower() in voice.title.lower()]
 
 
 def is_mesh(self, obj) -> bool:
@@ -41,7 +103,11 @@ class MOUTHPIECE_PG_settings(bpy.types.PropertyGroup):
     sound_strip: StringProperty(name="Strip", description="Sound strip to animate from")
     text: StringProperty(name="Text", description="Line of dialog to speak and animate")
     transcript: StringProperty(name="Transcript", description="Words spoken in the audio (optional, improves sync)")
-    language: StringProperty(name="Language", default="en", description="Language code, e.g. en, es, de")
+    language: StringProperty(name="Language", default="en", search=language_suggestions,
+                             description="Language code, e.g. en, es, de (the list shows the installed ones)")
+    voice: StringProperty(name="Voice", default="", search=voice_suggestions,
+                          description="espeak-ng voice that speaks typed text or, for languages other than "
+                                      "English, the transcript (empty: the language's default)")
     model: EnumProperty(name="Model", items=model_items, description="Animation model")
     target: PointerProperty(name="Target", type=bpy.types.Object, poll=is_mesh,
                             description="Mesh whose shape keys are animated")
@@ -56,6 +122,21 @@ class MOUTHPIECE_PG_settings(bpy.types.PropertyGroup):
     blinks: BoolProperty(name="Blinks", default=True, description="Add natural eye blinks")
     add_strip: BoolProperty(name="Add Sound Strip", default=True,
                             description="Add the audio (or the synthesized speech) as a sound strip")
+    channel_groups: EnumProperty(name="Channels", items=GROUP_ITEMS, options={"ENUM_FLAG"},
+                                 default={"MOUTH", "EYES", "BROWS", "CHEEKS"},
+                                 description="Channel groups a take keys; the others keep what they have")
+    only_moving: BoolProperty(name="Only Moving Channels", default=True,
+                              description="Leave channels that never move unkeyed")
+    thin_keys: BoolProperty(name="Thin Keys", default=True,
+                            description="Drop keys the curve can do without, within the tolerance")
+    key_tolerance: FloatProperty(name="Tolerance", default=0.002, min=0.0, soft_max=0.05, precision=4,
+                                 description="Largest change of any shape key value that thinning may make")
+    replace_hand_keys: BoolProperty(name="Replace Hand Keys", default=False,
+                                    description="Key channels you animated by hand too (else they keep your keys)")
+    start: EnumProperty(name="Start", items=START_ITEMS, default="SCENE", description="Where a take starts")
+    start_frame: IntProperty(name="Start Frame", default=1, description="First frame of a take started at a frame")
+    fit_range: BoolProperty(name="Fit Scene Range", default=False,
+                            description="Set the scene's frame range to the new take")
     take_index: IntProperty(name="Take", default=0)
     progress: FloatProperty(name="Progress", default=0.0, min=0.0, max=1.0, subtype="FACTOR")
     status: StringProperty(name="Status", default="")

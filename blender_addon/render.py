@@ -1,7 +1,7 @@
-"""`mouthpiece render`: animate a head from audio or text, save the .blend, render an MP4 with the audio.
+"""`mouthpiece render`: animate a head from audio or text, save the .blend, render a video with the audio.
 
     python -m blender_addon.render (--audio PATH [--transcript T] | --text T) --out-blend out.blend \\
-        [--out-video out.mp4] [--blend FILE --object NAME] [--engine workbench|cycles] [--resolution 256]
+        [--out-video out.mp4|.mov|.mkv|.avi] [--blend FILE --object NAME] [--engine workbench|cycles] [--resolution 256]
 
 Needs the `bpy` module (or runs inside Blender through batch.py). Exit code 0 on success; on bad input,
 1 and one clear line on stderr.
@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import math
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -22,15 +21,16 @@ from pathlib import Path
 import bpy
 
 from .apply import MapChoice
-from .backend.errors import InputError, MouthpieceError, ToolError
+from .backend.errors import InputError, MouthpieceError
 from .backend.fileio import atomic_path
 from .generation import GenerateRequest
 from .headless import find_target, generate_take
+from .render_video import (ENGINES, blender_chatter_hidden, check_resolution, check_video_path, render_video)
 
 HEAD_CANDIDATES = (Path(__file__).resolve().parent.parent / "assets" / "head.blend",
                    Path(__file__).resolve().parent / "assets" / "head.blend")
-ENGINES = {"workbench": "BLENDER_WORKBENCH", "cycles": "CYCLES"}
-CYCLES_SAMPLES = 16
+# A .blend starts with "BLENDER"; Blender also saves them gzip- or zstd-compressed.
+BLEND_MAGICS = (b"BLENDER", b"\x1f\x8b", b"\x28\xb5\x2f\xfd")
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class RenderArgs:
     blend: str | None = None  # .blend holding the head (default: the Mouthpiece head; None in batch: the open file)
     object: str | None = None  # mesh to animate (default: the only mesh with shape keys)
     out_blend: str = "out/mouthpiece.blend"
-    out_video: str | None = None  # MP4 with the audio muxed; no render without it
+    out_video: str | None = None  # .mp4/.mov/.mkv/.avi with the audio muxed; no render without it
     model: str = "phonemes"
     language: str = "en"
     channel_map: str = "facewarehouse46"
@@ -57,53 +57,116 @@ def default_head() -> Path:
     raise InputError(HEAD_CANDIDATES[0], "the default head is missing; pass --blend FILE --object NAME")
 
 
+def check_blend_file(path: Path) -> None:
+    """Raise unless `path` is a file Blender can open as a .blend."""
+    if not path.exists():
+        raise InputError(path, "blend file not found")
+    if not path.is_file():
+        raise InputError(path, "is not a file; give a .blend")
+    try:
+        with open(path, "rb") as handle:
+            magic = handle.read(8)
+    except OSError as err:
+        raise InputError(path, f"cannot be read ({err.strerror})") from None
+    if not magic.startswith(BLEND_MAGICS):
+        raise InputError(path, "is not a .blend file")
+
+
 def open_blend(path: str | os.PathLike) -> None:
     path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "blend file not found")
-    bpy.ops.wm.open_mainfile(filepath=str(path))
+    check_blend_file(path)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # the operator's report line
+            bpy.ops.wm.open_mainfile(filepath=str(path))
+    except RuntimeError as err:
+        raise InputError(path, f"Blender cannot open it ({str(err).strip().splitlines()[-1]})") from None
 
 
-def output_path(path: str, overwrite: bool) -> Path:
+def output_path(path: str, overwrite: bool, suffix: str | None = None) -> Path:
+    """The resolved output path, refused unless it can be written (and replaced only with overwrite)."""
     target = Path(path).resolve()
+    if suffix and target.suffix.lower() != suffix:
+        raise InputError(target, f"must end in {suffix}")
+    if target.is_dir():
+        raise InputError(target, "is a folder; give a file name")
     if target.exists() and not overwrite:
         raise InputError(target, "already exists; pass --overwrite to replace it")
+    check_folder_writable(target)
     return target
 
 
-def make_request(args: RenderArgs, out_blend: Path, fps: float) -> GenerateRequest:
+def check_folder_writable(target: Path) -> None:
+    """Raise unless a file can be created beside `target` (its folder is made when missing)."""
+    folder = target.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise InputError(target, f"cannot be written: {folder} is a file, not a folder")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=target.parent):
+            pass
+    except OSError as err:
+        raise InputError(target, f"cannot be written ({err.strerror})") from None
+
+
+def speech_path(args: RenderArgs, out_blend: Path) -> Path | None:
+    """Text input: the synthesized speech beside the .blend, never replacing a file without overwrite."""
+    if args.audio:
+        return None
+    return output_path(str(out_blend.with_name(out_blend.stem + "_speech.wav")), args.overwrite)
+
+
+def make_request(args: RenderArgs, speech: Path | None, fps: float) -> GenerateRequest:
     if args.audio:
         return GenerateRequest(audio_path=str(Path(args.audio).resolve()), transcript=args.transcript or "",
                                language=args.language, model=args.model, fps=fps)
-    speech = out_blend.with_name(out_blend.stem + "_speech.wav")
     return GenerateRequest(text=args.text or "", language=args.language, model=args.model, fps=fps,
                            speech_out=str(speech))
 
 
 def save_blend(path: Path) -> None:
-    with atomic_path(path) as tmp:
-        tmp.unlink()  # Blender would keep an existing file as a .blend1 backup
-        bpy.ops.wm.save_as_mainfile(filepath=str(tmp), copy=True, relative_remap=False)
+    try:
+        with atomic_path(path) as tmp:
+            tmp.unlink()  # Blender would keep an existing file as a .blend1 backup
+            with contextlib.redirect_stdout(io.StringIO()):  # "Info: Saved copy as <temporary name>"
+                bpy.ops.wm.save_as_mainfile(filepath=str(tmp), copy=True, relative_remap=False)
+    except (OSError, RuntimeError) as err:
+        raise InputError(path, f"cannot be written ({getattr(err, 'strerror', None) or err})") from None
+
+
+def fit_frame_range(scene: bpy.types.Scene, action: bpy.types.Action) -> None:
+    """End the scene where the take ends."""
+    scene.frame_end = max(scene.frame_start + 1, math.ceil(action.frame_range[1]))
+
+
+def check_outputs(args: RenderArgs) -> tuple[Path, Path | None, Path | None]:
+    """Every output checked before any work: the .blend, the speech WAV (text input) and the video."""
+    check_resolution(args.resolution)
+    if args.out_video:
+        check_video_path(Path(args.out_video))
+    out_blend = output_path(args.out_blend, args.overwrite, ".blend")
+    out_video = output_path(args.out_video, args.overwrite) if args.out_video else None
+    return out_blend, speech_path(args, out_blend), out_video
 
 
 def animate_and_save(args: RenderArgs) -> int:
     """Open the head, write a take, fit the frame range, save the .blend and optionally render."""
-    out_blend = output_path(args.out_blend, args.overwrite)
-    out_video = output_path(args.out_video, args.overwrite) if args.out_video else None
+    out_blend, speech, out_video = check_outputs(args)
     if args.blend or not bpy.app.background or not bpy.data.filepath:
         open_blend(args.blend or default_head())
     scene = bpy.context.scene
     obj = find_target(args.object)
     fps = scene.render.fps / scene.render.fps_base
-    request = make_request(args, out_blend, fps)
+    request = make_request(args, speech, fps)
     applied = generate_take(scene, obj, request, MapChoice(args.channel_map), progress=print_progress)
-    scene.frame_end = scene.frame_start + max(1, math.ceil(applied.write.action.frame_range[1] - scene.frame_start))
+    fit_frame_range(scene, applied.write.action)
     for line in applied.report_lines():
         print(f"warning: {line}", file=sys.stderr)
     save_blend(out_blend)
     print(f"wrote {out_blend} ({applied.write.keys_written} keys, frames {scene.frame_start}-{scene.frame_end})")
     if out_video:
-        render_video(scene, obj, out_video, request.audio_path or request.speech_out, args)
+        render_video(scene, obj, out_video, request.audio_path or request.speech_out, args.engine, args.resolution)
         print(f"wrote {out_video}")
     return 0
 
@@ -112,93 +175,21 @@ def print_progress(fraction: float, message: str) -> None:
     print(f"[{fraction * 100:5.1f}%] {message}", file=sys.stderr)
 
 
-def ensure_camera(scene: bpy.types.Scene, obj: bpy.types.Object) -> None:
-    """Keep the file's camera; otherwise frame the head from the front (it looks toward -Y)."""
-    if scene.camera is not None:
-        return
-    corners = [obj.matrix_world @ v.co for v in obj.data.vertices] if obj.data.vertices else [obj.location]
-    low = [min(c[i] for c in corners) for i in range(3)]
-    high = [max(c[i] for c in corners) for i in range(3)]
-    center = [(a + b) / 2 for a, b in zip(low, high)]
-    size = max(high[0] - low[0], high[2] - low[2], 1e-3)
-    camera = bpy.data.objects.new("Mouthpiece Camera", bpy.data.cameras.new("Mouthpiece Camera"))
-    camera.data.lens = 85.0
-    distance = size * 1.2 * camera.data.lens / camera.data.sensor_width
-    camera.location = (center[0], low[1] - distance, center[2])
-    camera.rotation_euler = (math.pi / 2, 0.0, 0.0)
-    scene.collection.objects.link(camera)
-    scene.camera = camera
-
-
-def configure_render(scene: bpy.types.Scene, engine: str, resolution: int, folder: str) -> None:
-    if engine not in ENGINES:
-        raise InputError(None, f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
-    scene.render.engine = ENGINES[engine]
-    if engine == "workbench":
-        scene.display.render_aa = "FXAA"  # one sample per pixel: previews stay fast on a CPU
-    if engine == "cycles":
-        scene.cycles.device = "CPU"
-        scene.cycles.samples = CYCLES_SAMPLES
-    scene.render.resolution_x = scene.render.resolution_y = int(resolution)
-    scene.render.resolution_percentage = 100
-    scene.render.image_settings.file_format = "PNG"
-    scene.render.filepath = os.path.join(folder, "frame_")
-    scene.render.use_file_extension = True
-
-
-def render_video(scene, obj, out_video: Path, audio: str, args: RenderArgs) -> None:
-    """Render PNG frames, then let ffmpeg encode H.264 and mux the audio in one pass."""
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        raise ToolError("ffmpeg is not installed; it is needed to write the MP4")
-    ensure_camera(scene, obj)
-    with tempfile.TemporaryDirectory(prefix="mouthpiece-frames-") as folder:
-        configure_render(scene, args.engine, args.resolution, folder)
-        frames = scene.frame_end - scene.frame_start + 1
-        print_progress(0.0, f"rendering {frames} frames ({args.engine})")
-        with stdout_silenced():
-            bpy.ops.render.render(animation=True)
-        fps = scene.render.fps / scene.render.fps_base
-        with atomic_path(out_video) as tmp:
-            command = [ffmpeg, "-y", "-loglevel", "error", "-framerate", f"{fps:g}",
-                       "-start_number", str(scene.frame_start), "-i", os.path.join(folder, "frame_%04d.png")]
-            if audio:
-                command += ["-i", audio, "-c:a", "aac", "-b:a", "128k", "-shortest"]
-            command += ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-f", "mp4", str(tmp)]
-            done = subprocess.run(command, capture_output=True, text=True)
-            if done.returncode != 0:
-                raise ToolError(f"ffmpeg failed writing {out_video}: {done.stderr.strip()[-400:]}")
-
-
-@contextlib.contextmanager
-def stdout_silenced():
-    """Blender prints two lines per rendered frame straight to fd 1; keep the terminal readable."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), 1)
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
 def parse_args(argv: list[str]) -> RenderArgs:
     parser = argparse.ArgumentParser(prog="mouthpiece render", description=__doc__.splitlines()[0])
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--audio", help="dialog audio file (wav, flac, ogg, mp3)")
+    source.add_argument("--audio", help="dialog audio file (anything ffmpeg decodes: wav, mp3, m4a, opus, ...)")
     source.add_argument("--text", help="a line of text, synthesized to speech")
     parser.add_argument("--transcript", help="words spoken in the audio, if known")
     parser.add_argument("--blend", help=".blend holding the head (default: the Mouthpiece head)")
     parser.add_argument("--object", help="mesh to animate (default: the only mesh with shape keys)")
     parser.add_argument("--out-blend", required=True, help=".blend to write")
-    parser.add_argument("--out-video", help="MP4 to render, with the audio muxed")
+    parser.add_argument("--out-video", help="video to render with the audio muxed: .mp4, .mov, .mkv or .avi")
     parser.add_argument("--model", default="phonemes")
     parser.add_argument("--language", default="en")
     parser.add_argument("--channel-map", default="facewarehouse46", choices=("facewarehouse46", "arkit52", "auto"))
     parser.add_argument("--engine", default="workbench", choices=tuple(ENGINES))
-    parser.add_argument("--resolution", type=int, default=256)
+    parser.add_argument("--resolution", type=int, default=256, help="square frames, even, 16-8192 pixels")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
     return RenderArgs(**vars(parser.parse_args(argv)))
 
@@ -210,11 +201,15 @@ def run_reporting(work) -> int:
     except MouthpieceError as err:
         print(f"mouthpiece: error: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("mouthpiece: interrupted", file=sys.stderr)
+        return 130
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    return run_reporting(lambda: animate_and_save(args))
+    with blender_chatter_hidden():
+        return run_reporting(lambda: animate_and_save(args))
 
 
 if __name__ == "__main__":

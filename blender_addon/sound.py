@@ -35,11 +35,20 @@ def strip_audio_path(strip) -> str:
     return path
 
 
-def strip_playing(scene: bpy.types.Scene, path: str) -> bool:
-    """Whether a sound strip of the scene already plays the file at `path`."""
+def strip_playing(scene: bpy.types.Scene, path: str, frame_start: int | None = None):
+    """The sound strip of the scene that plays the file at `path` (from `frame_start`, if given), or None."""
     wanted = Path(path).resolve()
-    return any(Path(bpy.path.abspath(s.sound.filepath, library=s.sound.library)).resolve() == wanted
-               for s in sound_strips(scene))
+    return next((s for s in sound_strips(scene)
+                 if Path(bpy.path.abspath(s.sound.filepath, library=s.sound.library)).resolve() == wanted
+                 and (frame_start is None or int(s.frame_start) == int(frame_start))), None)
+
+
+def strip_collection(editor):
+    return editor.strips if hasattr(editor, "strips") else editor.sequences
+
+
+def remove_strip(scene: bpy.types.Scene, strip) -> None:
+    strip_collection(scene.sequence_editor).remove(strip)
 
 
 def add_sound_strip(scene: bpy.types.Scene, path: str, frame_start: int, name: str = "") -> object:
@@ -47,7 +56,7 @@ def add_sound_strip(scene: bpy.types.Scene, path: str, frame_start: int, name: s
     if not Path(path).is_file():
         raise InputError(path, "audio file not found")
     editor = scene.sequence_editor or scene.sequence_editor_create()
-    strips = editor.strips if hasattr(editor, "strips") else editor.sequences
+    strips = strip_collection(editor)
     used = {s.channel for s in all_strips(scene)}
     channel = next(c for c in range(1, 129) if c not in used)
     strip = strips.new_sound(name or Path(path).stem, path, channel, int(frame_start))

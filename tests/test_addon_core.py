@@ -228,18 +228,16 @@ def test_generate_from_a_sound_strip_starts_at_the_strip(empty_scene, speech_wav
     assert len(sound_strips(empty_scene)) == 1  # the strip is used, not duplicated
 
 
-def test_formats_the_backend_cannot_read_are_decoded_by_aud(speech_wav, tmp_path):
+def test_m4a_soundtracks_are_decoded_by_the_backend(speech_wav, tmp_path):
     import shutil
     import subprocess
 
-    from blender_addon.generation import GenerateRequest, decodable_audio, run_in_process
+    from blender_addon.generation import GenerateRequest, run_in_process
 
     if shutil.which("ffmpeg") is None:
         pytest.skip("ffmpeg is needed to make an AAC file")
     m4a = tmp_path / "speech.m4a"
     subprocess.run(["ffmpeg", "-v", "error", "-i", str(speech_wav), "-c:a", "aac", str(m4a)], check=True)
-    decoded = decodable_audio(str(m4a))
-    assert decoded.endswith(".wav") and decoded != str(m4a)
     anim = run_in_process(GenerateRequest(audio_path=str(m4a), transcript="Bob made a map."), lambda f, m: None)
     reference = run_in_process(GenerateRequest(audio_path=str(speech_wav), transcript="Bob made a map."),
                                lambda f, m: None)

@@ -79,12 +79,13 @@ def test_install_enable_and_generate_on_a_head(python, addon_zip, head_blend, tm
     # The backend reruns each request for comparison. Decoding and aligning the same WAV is exact; espeak-ng's
     # speech for the same text shifts by a few samples from call to call, which moves a bilabial closure
     # edge by up to a frame.
-    tolerance = {"text": 0.05, "wav": 1e-5}
+    # Keys are thinned to within 0.002 of the curve, and channels that never move are not keyed.
+    tolerance = {"text": 0.05, "wav": 0.002 + 1e-5}
     for take in ("text", "wav"):
         result = report[take]
-        assert len(result["curves"]) == 46 and result["max_error"] < tolerance[take], (take, result["max_error"])
+        assert "JawOpen" in result["curves"] and result["max_error"] < tolerance[take], (take, result["max_error"])
         assert result["anim_fps"] == report["scene_fps"] and result["jaw_max"] > 0.1
-        assert result["frames"] == [1.0 + i for i in range(result["n_frames"])]
+        assert set(result["frames"]) <= {1.0 + i for i in range(result["n_frames"])} and result["frames"][0] == 1.0
 
 
 def test_core_tests_pass_in_blender_5(tmp_path):

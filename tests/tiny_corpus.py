@@ -2,6 +2,7 @@
 
 Each utterance is a 220-400 Hz tone with syllable-like loudness bursts; its JawOpen label follows the
 loudness envelope and LipsPucker follows the pitch, so a model that hears them can learn the labels.
+The landmarks are the default head's under those weights.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
+from backend import headmodel
 from backend.rig import CHANNEL_INDEX
 
 SAMPLE_RATE = 16000
@@ -36,6 +38,7 @@ def utterance(rng: np.random.Generator, seconds: float) -> tuple[np.ndarray, np.
 
 def write_tiny_corpus(root: Path, per_voice: int = 4, seconds: float = 2.0, seed: int = 0) -> Path:
     rng = np.random.default_rng(seed)
+    head = headmodel.load()
     for folder in ("audio", "labels"):
         (root / folder).mkdir(parents=True, exist_ok=True)
     lines = []
@@ -45,10 +48,9 @@ def write_tiny_corpus(root: Path, per_voice: int = 4, seconds: float = 2.0, seed
                 uid = f"{voice.replace(':', '-')}-{k:03d}"
                 audio, weights = utterance(rng, seconds)
                 soundfile.write(root / "audio" / f"{uid}.wav", audio, SAMPLE_RATE, subtype="PCM_16")
-                frames = len(weights)
+                landmarks3d = head.landmarks(weights).astype(np.float32)
                 np.savez_compressed(root / "labels" / f"{uid}.npz", fps=np.float32(LABEL_FPS), weights=weights,
-                                    landmarks3d=np.zeros((frames, 68, 3), np.float32),
-                                    landmarks2d=np.zeros((frames, 68, 2), np.float32),
+                                    landmarks3d=landmarks3d, landmarks2d=head.project(landmarks3d),
                                     phones=np.array(["SIL"]), phone_times=np.array([[0.0, seconds]], np.float32),
                                     phone_set=np.array("arpabet"))
                 lines.append({"id": uid, "language": "en", "voice": voice, "engine": "tone", "split": split,

@@ -9,6 +9,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "import-dataset": ("training.datasets.cli", "convert a real dataset on disk to a corpus manifest"),
     "import-speech": ("training.speech.cli", "label real speech recordings into a corpus folder"),
     "cnn-gru": ("training.train_cnn_gru", "train the CNN+GRU family (gru | lstm | static)"),
+    "qlearn": ("training.train_qlearn", "train the Q-learning lip agent (DQN on raw audio)"),
+    "eval-qlearn": ("training.eval_qlearn", "evaluate Q-learning agents against lazy, random and greedy agents"),
     "eval": ("training.evaluate", "evaluate models on held-out voices and real speech"),
 }
 

@@ -8,6 +8,7 @@ from typing import Any, Callable
 # name -> module exposing FAMILY. Later families (qlearn, tacotron, wav2lip, nerf) add a line here.
 FAMILIES: dict[str, str] = {
     "cnn-gru": "training.families.cnn_gru",
+    "qlearn": "training.families.qlearn",
 }
 
 
@@ -18,6 +19,12 @@ class Family:
     build(config) -> torch.nn.Module; prepare(module, dataset) sets data statistics before training;
     loss(model, batch) -> (scalar loss tensor, {metric: float}) with `model` possibly DDP-wrapped;
     the metrics include "mse" and "frames" (the batch's weight in validation averages).
+
+    A family that makes its own batches (reinforcement learning: an agent acting in an environment) gives
+    `source(module, model_config, train_config, train_data, val_data, run_dir, is_main)`, which returns an
+    object with `batches(model)` (an endless iterator, one batch per optimizer step), `after_step(loss,
+    metrics)`, `validate(module) -> (val_loss, val_mse)`, `epoch`, and `state()` / `load_state(tensors,
+    scalars)` for checkpoints; the trainer then keeps its loop, checkpoints, logs and resuming.
     """
 
     name: str
@@ -27,6 +34,7 @@ class Family:
     build: Callable[[Any], Any]
     prepare: Callable[[Any, Any], None]
     loss: Callable[[Any, dict], tuple[Any, dict]]
+    source: Callable[..., Any] | None = None
 
     def config_from_dict(self, data: dict):
         return self.config_class.from_dict(data)

@@ -137,6 +137,10 @@ class Trainer:
         self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
         self.best_val = math.inf
         self.log = RunLog(self.run_dir, config.tensorboard) if self.dist.is_main else None
+        self.source = None  # a family's own batch maker (an environment), when it has one
+        if family.source is not None:
+            self.source = family.source(self.module, model_config, config, train_data, val_data, self.run_dir,
+                                        self.dist.is_main)
 
     # -- records ------------------------------------------------------------------------------------------
     def record(self) -> dict:
@@ -153,8 +157,12 @@ class Trainer:
         tensors = {f"optim.{index}.{key}": torch.as_tensor(value).cpu().numpy()
                    for index, slots in state["state"].items() for key, value in slots.items()}
         groups = [{key: value for key, value in group.items()} for group in state["param_groups"]]
-        return tensors, {"optimizer_groups": groups, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
-                         "best_val": self.best_val if math.isfinite(self.best_val) else None}
+        extra = {"optimizer_groups": groups, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
+                 "best_val": self.best_val if math.isfinite(self.best_val) else None}
+        if self.source is not None:
+            source_tensors, extra["source"] = self.source.state()
+            tensors |= {f"source.{key}": value for key, value in source_tensors.items()}
+        return tensors, extra
 
     # -- checkpoints --------------------------------------------------------------------------------------
     def checkpoint_steps(self, prefix: str) -> list[int]:
@@ -197,6 +205,9 @@ class Trainer:
         self.step, self.epoch = saved.step, saved.extra["epoch"]
         self.batch_in_epoch = saved.extra["batch_in_epoch"]
         self.best_val = math.inf if saved.extra["best_val"] is None else saved.extra["best_val"]
+        if self.source is not None:
+            self.source.load_state({k[7:]: v for k, v in saved.tensors.items() if k.startswith("source.")},
+                                   saved.extra["source"])
         return True
 
     def load_initial_weights(self, stem: str) -> None:
@@ -206,7 +217,7 @@ class Trainer:
             raise ValueError(f"{stem}: holds a {saved.family} model, not {self.family.name}")
         prefix = "model." if any(k.startswith("model.") for k in saved.tensors) else ""
         state = {k[len(prefix):]: torch.from_numpy(v) for k, v in saved.tensors.items() if k.startswith(prefix)
-                 and not k.startswith("optim.")}
+                 and not k.startswith(("optim.", "source."))}
         try:
             self.module.load_state_dict(state)
         except RuntimeError as err:
@@ -251,6 +262,9 @@ class Trainer:
                 loss, batch_metrics = self._train_step(model, batch)
                 self.step += 1
                 self.batch_in_epoch += 1
+                if self.source is not None:
+                    self.source.after_step(loss, batch_metrics)
+                    self.epoch = self.source.epoch
                 totals["loss"] += loss
                 totals["mse"] += batch_metrics.get("mse", math.nan)
                 totals["n"] += 1
@@ -289,6 +303,8 @@ class Trainer:
                     dynamic_ncols=True, mininterval=2.0)
 
     def _epoch_loader(self):
+        if self.source is not None:
+            return self.source.batches(self.module)
         if hasattr(self.train_data, "set_epoch"):
             self.train_data.set_epoch(self.epoch)
         batches = epoch_batches(len(self.train_data), self.epoch, self.dist, self.config.batch_size,
@@ -350,6 +366,9 @@ class Trainer:
     @torch.no_grad()
     def validate(self) -> tuple[float, float]:
         """Mean loss and MSE over the first `val_items` validation utterances, pooled over processes."""
+        if self.source is not None:
+            self.module.eval()
+            return self.source.validate(self.module)
         if self.val_data is None or len(self.val_data) == 0:
             return math.nan, math.nan
         self.module.eval()

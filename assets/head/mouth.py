@@ -6,8 +6,10 @@ import numpy as np
 from .design import DESIGN, Design
 from .part import Part, single_anchors
 
-# Rings behind the lips: (depth +Y, rise away from the seam, widening of x, how much the ring follows its lip)
-INNER_RINGS = ((0.0030, 0.0020, 1.00, 1.0), (0.0062, 0.0046, 1.05, 0.6), (0.0095, 0.0085, 1.15, 0.25),
+# Rings behind the lips: (depth +Y, rise away from the seam, widening of x, how much the ring follows its lip).
+# The first ring hugs the seam and the second narrows toward the corners, so no pair of lip and mouth keys
+# pulls them out through the lips' skin (tests/test_head_mouthbag.py).
+INNER_RINGS = ((0.0030, 0.0010, 1.00, 1.0), (0.0062, 0.0046, 0.97, 0.6), (0.0095, 0.0085, 1.15, 0.25),
                (0.0170, 0.0140, 1.30, 0.05), (0.0300, 0.0160, 1.35, 0.0), (0.0440, 0.0110, 1.22, 0.0))
 
 
@@ -77,8 +79,9 @@ def teeth_row(seam_y: float, top_z: float, bottom_z: float, half_width: float, d
 
 def tongue(seam_y: float, design: Design = DESIGN) -> Part:
     segments, rings = 20, 10
-    centre = np.array([0.0, seam_y + 0.028, design.mouth_z - 0.0095])
-    radii = np.array([0.0175, 0.024, 0.0065])
+    # The tip stays behind the lower teeth: further forward, closing lips push the chin's skin onto it.
+    centre = np.array([0.0, seam_y + 0.0325, design.mouth_z - 0.0095])
+    radii = np.array([0.0160, 0.0195, 0.0065])
     points = []
     for r in range(1, rings):
         polar = np.pi * r / rings

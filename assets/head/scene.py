@@ -49,7 +49,8 @@ def material(name: str) -> bpy.types.Material:
     shader.inputs["Base Color"].default_value = colour
     shader.inputs["Roughness"].default_value = roughness
     if name == "Skin":
-        shader.inputs["Subsurface Weight"].default_value = 0.08
+        weight = "Subsurface Weight" if "Subsurface Weight" in shader.inputs else "Subsurface"  # Blender < 4.0
+        shader.inputs[weight].default_value = 0.08
         shader.inputs["Subsurface Radius"].default_value = (0.01, 0.004, 0.002)
     return mat
 
@@ -62,7 +63,7 @@ def mesh_object(name: str, positions: np.ndarray, faces, material_index: np.ndar
     for mat_name in material_names:
         mesh.materials.append(material(mat_name))
     mesh.polygons.foreach_set("material_index", np.asarray(material_index, np.int32))
-    mesh.shade_smooth()
+    mesh.polygons.foreach_set("use_smooth", np.ones(len(mesh.polygons), dtype=bool))  # any Blender from 3.4
     mesh.update()
     obj = bpy.data.objects.new(name, mesh)
     collection.objects.link(obj)

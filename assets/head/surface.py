@@ -3,7 +3,6 @@ positive toward +X). The radius blends front, side and back profiles, plus facia
 from __future__ import annotations
 
 import numpy as np
-from scipy.interpolate import PchipInterpolator
 
 from .design import DESIGN, Design, gauss, smoothstep, soft_abs
 
@@ -39,9 +38,38 @@ def row_angles(design: Design) -> np.ndarray:
     return spaced(design.rows + 1, 0.0, design.theta_end, density)[1:]
 
 
+def pchip(knots, x) -> np.ndarray:
+    """Monotone cubic (PCHIP, Fritsch-Carlson slopes as in scipy's PchipInterpolator) through (x, y) knots,
+    numpy only so the head builds inside any Blender."""
+    xk, yk = np.asarray(knots, dtype=np.float64).T
+    h, slope = np.diff(xk), np.diff(yk) / np.diff(xk)
+    d = np.zeros_like(yk)
+    w1, w2 = 2 * h[1:] + h[:-1], h[1:] + 2 * h[:-1]
+    same_sign = (slope[:-1] * slope[1:]) > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        harmonic = (w1 + w2) / (w1 / slope[:-1] + w2 / slope[1:])
+    d[1:-1] = np.where(same_sign, harmonic, 0.0)
+    d[0] = _pchip_end(h[0], h[1], slope[0], slope[1])
+    d[-1] = _pchip_end(h[-1], h[-2], slope[-1], slope[-2])
+    x = np.asarray(x, dtype=np.float64)
+    k = np.clip(np.searchsorted(xk, x, side="right") - 1, 0, len(h) - 1)
+    t = (x - xk[k]) / h[k]
+    return ((2 * t ** 3 - 3 * t ** 2 + 1) * yk[k] + (t ** 3 - 2 * t ** 2 + t) * h[k] * d[k]
+            + (-2 * t ** 3 + 3 * t ** 2) * yk[k + 1] + (t ** 3 - t ** 2) * h[k] * d[k + 1])
+
+
+def _pchip_end(h0: float, h1: float, m0: float, m1: float) -> float:
+    """One-sided three-point slope at an end, kept monotone."""
+    d = ((2 * h0 + h1) * m0 - h0 * m1) / (h0 + h1)
+    if np.sign(d) != np.sign(m0):
+        return 0.0
+    if np.sign(m0) != np.sign(m1) and abs(d) > abs(3 * m0):
+        return 3 * m0
+    return d
+
+
 def base_radius(phi, theta):
-    front, side, back = (PchipInterpolator(*np.array(p).T)(theta) for p in
-                         (FRONT_PROFILE, SIDE_PROFILE, BACK_PROFILE))
+    front, side, back = (pchip(p, theta) for p in (FRONT_PROFILE, SIDE_PROFILE, BACK_PROFILE))
     c2, s2 = np.cos(phi) ** 2, np.sin(phi) ** 2
     facing = np.where(np.abs(phi) <= np.pi / 2, front, back)
     return c2 * facing + s2 * side

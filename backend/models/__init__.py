@@ -36,6 +36,7 @@ MODULES: dict[str, str] = {
     "phonemes": ".phonemes",
     "cnn-gru": ".cnn_gru",
     "cnn-gru-causal": ".cnn_gru:load_causal",
+    "qlearn": ".qlearn",
 }
 
 

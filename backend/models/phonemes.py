@@ -46,6 +46,8 @@ class PhonemeModel:
         anim.meta.update(model=INFO.name, source=str(path), duration_s=round(len(audio) / SAMPLE_RATE, 3),
                          transcript=options.transcript or " ".join(w.text for w in timeline.words),
                          language=options.language, aligner=aligner)
+        if options.transcript and timeline.confidence is not None:
+            anim.meta["alignment_confidence"] = timeline.confidence
         progress(1.0, "done")
         return anim
 

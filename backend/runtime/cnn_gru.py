@@ -11,11 +11,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import checkpoints
-from ..errors import InputError
 from ..features import SAMPLE_RATE, frame_count, stft_steps
 from . import layers
 
 FAMILY = "cnn-gru"
+
+
+VARIANTS = ("gru", "lstm", "static")
+GATES = {"gru": 3, "lstm": 4}
 
 
 @dataclass(frozen=True)
@@ -27,9 +30,69 @@ class CnnGruSpec:
     n_bins: int
     n_steps: int
     n_outputs: int
-    freq_layers: int
-    time_layers: int
+    freq_channels: tuple[int, ...]
+    time_channels: tuple[int, ...]
+    hidden: int = 256
+    static_hidden: int = 1024
     delay_frames: int = 0
+
+    @classmethod
+    def from_config(cls, config: dict) -> "CnnGruSpec":
+        """From a checkpoint's config; KeyError names a missing field, ValueError a value it cannot run."""
+        model = config.get("model", config)
+        spec = cls(variant=model["variant"], fps=float(model["fps"]), n_bins=int(model["n_bins"]),
+                   n_steps=int(model["n_steps"]), n_outputs=int(model["n_outputs"]),
+                   freq_channels=tuple(int(c) for c in model["freq_channels"]),
+                   time_channels=tuple(int(c) for c in model["time_channels"]),
+                   hidden=int(model["hidden"]), static_hidden=int(model.get("static_hidden", 1024)),
+                   delay_frames=int(model.get("delay_frames", 0)))
+        spec.validate()
+        return spec
+
+    def validate(self) -> None:
+        if self.variant not in VARIANTS:
+            raise ValueError(f"unknown variant {self.variant!r} (known: {', '.join(VARIANTS)})")
+        if not (0 < self.fps <= 1000) or self.delay_frames < 0 or not (self.freq_channels and self.time_channels):
+            raise ValueError("fps, delay_frames or the layer lists are out of range")
+        if self.n_bins % 2 ** self.freq_layers or self.n_steps % 2 ** self.time_layers:
+            raise ValueError("each strided convolution halves its axis: n_bins and n_steps must divide evenly")
+
+    @property
+    def freq_layers(self) -> int:
+        return len(self.freq_channels)
+
+    @property
+    def time_layers(self) -> int:
+        return len(self.time_channels)
+
+    @property
+    def feature_size(self) -> int:
+        return self.time_channels[-1] * (self.n_bins >> self.freq_layers) * (self.n_steps >> self.time_layers)
+
+
+def tensor_shapes(config: dict) -> dict[str, tuple[int, ...]]:
+    """The checkpoint layout of a CNN+GRU model: every tensor torch's state_dict holds, by name and shape."""
+    spec = CnnGruSpec.from_config(config)
+    shapes = {"input_mean": (spec.n_bins,), "input_std": (spec.n_bins,), "target_std": (spec.n_outputs,)}
+    for stack, channels, kernel, in_channels in (("freq_convs", spec.freq_channels, (3, 1), 1),
+                                                 ("time_convs", spec.time_channels, (1, 3), spec.freq_channels[-1])):
+        for i, out_channels in enumerate(channels):
+            shapes[f"{stack}.{2 * i}.weight"] = (out_channels, in_channels, *kernel)
+            shapes[f"{stack}.{2 * i}.bias"] = (out_channels,)
+            in_channels = out_channels
+    if spec.variant == "static":
+        shapes["temporal.0.weight"] = (spec.static_hidden, spec.feature_size)
+        shapes["temporal.0.bias"] = (spec.static_hidden,)
+        head_in = spec.static_hidden
+    else:
+        gates = GATES[spec.variant] * spec.hidden
+        shapes.update({"temporal.weight_ih_l0": (gates, spec.feature_size),
+                       "temporal.weight_hh_l0": (gates, spec.hidden),
+                       "temporal.bias_ih_l0": (gates,), "temporal.bias_hh_l0": (gates,)})
+        head_in = spec.hidden
+    shapes["head.weight"] = (spec.n_outputs, head_in)
+    shapes["head.bias"] = (spec.n_outputs,)
+    return shapes
 
 
 class CnnGruRuntime:
@@ -37,28 +100,13 @@ class CnnGruRuntime:
         self.spec = spec
         self.record = record or {}
         self.t = {name: value.astype(np.float32) for name, value in tensors.items()}
-        self._check_tensors()
 
     @classmethod
     def from_checkpoint(cls, stem: str | os.PathLike) -> "CnnGruRuntime":
-        saved = checkpoints.load(stem)
-        if saved.family != FAMILY:
-            raise InputError(checkpoints.paths(stem)[1], f"holds a {saved.family!r} model, not {FAMILY!r}")
-        model = saved.config.get("model", saved.config)
-        spec = CnnGruSpec(variant=model["variant"], fps=float(model["fps"]), n_bins=model["n_bins"],
-                          n_steps=model["n_steps"], n_outputs=model["n_outputs"],
-                          freq_layers=len(model["freq_channels"]), time_layers=len(model["time_channels"]),
-                          delay_frames=int(model.get("delay_frames", 0)))
+        """Load and check a checkpoint (InputError naming the file on any mismatch with its config)."""
+        saved = checkpoints.load(stem, family=FAMILY, layout=tensor_shapes)
         record = {"step": saved.step, "metrics": saved.metrics, "config": saved.config}
-        return cls(spec, saved.tensors, record)
-
-    def _check_tensors(self) -> None:
-        needed = ["input_mean", "input_std", "head.weight", "head.bias"]
-        needed += [f"freq_convs.{2 * i}.weight" for i in range(self.spec.freq_layers)]
-        needed += [f"time_convs.{2 * i}.weight" for i in range(self.spec.time_layers)]
-        missing = [name for name in needed if name not in self.t]
-        if missing:
-            raise InputError(None, f"CNN+GRU checkpoint lacks tensors {', '.join(missing)}")
+        return cls(CnnGruSpec.from_config(saved.config), saved.tensors, record)
 
     # -- the stages ---------------------------------------------------------------------------------------
     def frequency_features(self, columns: np.ndarray) -> np.ndarray:

@@ -30,6 +30,9 @@ class Synthesis:
         return len(self.audio) / self.sample_rate
 
 
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 and C1 controls but tab and newline
+
+
 def voice_for(language: str, voice: str | None = None) -> str:
     return voice or DEFAULT_VOICES.get(language.lower(), language)
 
@@ -41,7 +44,8 @@ def synthesize(text: str, language: str = "en", voice: str | None = None, rate_w
     The phone set follows the language of the voice that speaks: ARPAbet for English, the Spanish set for
     Spanish, raw espeak mnemonics otherwise.
     """
-    if not text or not text.strip():
+    text = CONTROL_CHARACTERS.sub(" ", text or "")  # the C library would stop at a NUL
+    if not text.strip():
         raise InputError(None, "no text to speak (the text is empty)")
     if not 80 <= rate_wpm <= 450:
         raise InputError(None, f"speaking rate {rate_wpm} words per minute is outside 80..450")

@@ -17,15 +17,21 @@ TEXT = "Bob made a map."
 
 
 def take_report(module, obj, anim) -> dict:
+    """How far the active take is from `anim` (rows on scene frames 1, 2, ...): keyed channels at every
+    row, unkeyed ones (still, so left out) against 0."""
     action = module.takes.active_action(obj)
     curves = {module.keyframes.shape_key_name(c.data_path): c for c in module.keyframes.action_fcurves(action)}
-    error, frames = 0.0, []
+    rows = 1.0 + np.arange(anim.n_frames)
+    error, frames = 0.0, set()
     for column, name in enumerate(anim.channels):
-        co = np.empty(2 * len(curves[name].keyframe_points), dtype=np.float32)
-        curves[name].keyframe_points.foreach_get("co", co)
-        error = max(error, float(np.abs(co[1::2] - anim.values[:, column]).max()))
-        frames = co[0::2].tolist()
-    return {"action": action.name, "curves": sorted(curves), "max_error": error, "frames": frames,
+        curve = curves.get(name)
+        played = np.array([curve.evaluate(f) for f in rows]) if curve else np.zeros(len(rows))
+        error = max(error, float(np.abs(played - anim.values[:, column]).max()))
+        if curve:
+            co = np.empty(2 * len(curve.keyframe_points), dtype=np.float32)
+            curve.keyframe_points.foreach_get("co", co)
+            frames.update(co[0::2].tolist())
+    return {"action": action.name, "curves": sorted(curves), "max_error": error, "frames": sorted(frames),
             "n_frames": anim.n_frames, "anim_fps": anim.fps, "jaw_max": float(anim.channel("JawOpen").max())}
 
 

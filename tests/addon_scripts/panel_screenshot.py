@@ -4,21 +4,20 @@ two takes, and screenshot the 3D View with the Mouthpiece sidebar.
     blender -b --factory-startup --python-expr "import bpy; bpy.context.preferences.view.show_splash = False; \\
         bpy.ops.wm.save_userpref()"
     xvfb-run -a -s "-screen 0 1200x800x24" blender --window-geometry 0 0 1200 800 \\
-        --python panel_screenshot.py -- ADDON.zip HEAD_DUMP.npz EXTERNAL_PYTHON OUT.png
+        --python panel_screenshot.py -- ADDON.zip EXTERNAL_PYTHON OUT.png
+
+(EXTERNAL_PYTHON may be "": the add-on then runs the models with its own packed wheels)
 
 (with BLENDER_USER_SCRIPTS and BLENDER_USER_CONFIG pointing at an empty folder).
 
 Blender 3.4 has no way to pick a sidebar tab from Python, so the other sidebar panels are hidden and
 the Mouthpiece panels are the only ones drawn.
 """
-import os
 import sys
+from pathlib import Path
 
 import addon_utils
 import bpy
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from head_for_legacy import load  # noqa: E402
 
 TEXT = "Bob made a map of the moon."
 
@@ -38,13 +37,27 @@ def hide_other_sidebar_panels() -> None:
                 pass
 
 
-def setup(zip_path: str, dump_path: str, python: str) -> None:
+def append_default_head():
+    """The installed add-on's default head, its eyes and its camera, appended into the scene."""
+    import mouthpiece
+
+    path = Path(mouthpiece.__file__).parent / "assets" / "head.blend"
+    with bpy.data.libraries.load(str(path), link=False) as (source, target):
+        target.objects = list(source.objects)
+    scene = bpy.context.scene
+    for obj in target.objects:
+        scene.collection.objects.link(obj)
+    scene.camera = next(o for o in target.objects if o.type == "CAMERA")
+    return bpy.data.objects["MouthpieceHead"]
+
+
+def setup(zip_path: str, python: str) -> None:
     bpy.ops.preferences.addon_install(filepath=zip_path)
     addon_utils.enable("mouthpiece", default_set=True, handle_error=None)
     bpy.context.preferences.addons["mouthpiece"].preferences.external_python = python
     for obj in list(bpy.data.objects):
         bpy.data.objects.remove(obj)
-    head = load(dump_path)
+    head = append_default_head()
     scene = bpy.context.scene
     scene.render.fps = 30
     scene.render.resolution_x = scene.render.resolution_y = 512
@@ -82,9 +95,9 @@ def shoot(out_path: str):
     bpy.ops.wm.quit_blender()
 
 
-def main(zip_path: str, dump_path: str, python: str, out_path: str) -> None:
+def main(zip_path: str, python: str, out_path: str) -> None:
     try:
-        setup(zip_path, dump_path, python)
+        setup(zip_path, python)
     except Exception:
         import traceback
 

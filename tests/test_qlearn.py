@@ -163,3 +163,18 @@ def test_render_with_the_agent_writes_an_mp4_with_audio_and_video(corpus, tmp_pa
     probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_type", "-of", "json", str(video)],
                            capture_output=True, text=True)
     assert {s["codec_type"] for s in json.loads(probe.stdout)["streams"]} == {"video", "audio"}
+
+
+def test_evaluation_writes_the_papers_figures_and_tables(corpus, tmp_path):
+    from training.eval_qlearn import main
+
+    train(corpus, tmp_path / "run", 8)
+    out = tmp_path / "eval"
+    assert main(["--runs", str(tmp_path / "run"), "--data", str(corpus), "--heldout-languages", "en",
+                 "--librivox", str(tmp_path / "no-clips"), "--other-models", "", "--out", str(out)]) == 0
+    for name in ("reward_per_episode.png", "loss_per_episode.png", "episode1_tail.png", "heldout.png",
+                 "heldout_trace.png", "episodes.csv", "heldout_en.csv", "qlearn_eval.md"):
+        assert (out / name).stat().st_size > 0, name
+    results = json.loads((out / "qlearn_eval.json").read_text())["heldout"]["en"]
+    assert results["lazy"]["gap_closed"] == 0.0 and results["greedy"]["gap_closed"] == 1.0
+    assert results["greedy"]["reward_per_frame"] > results["lazy"]["reward_per_frame"]

@@ -30,6 +30,7 @@ from .args import option, parse, split_list
 REPO = Path(__file__).resolve().parents[1]
 BASELINES = ("lazy", "random", "greedy")
 MEAN_MOUTH = "mean mouth (constant)"
+TAIL_EVERY = 10  # the first episode's cumulative rewards are kept every this many steps
 
 
 @dataclass
@@ -154,7 +155,8 @@ def read_csv(path: Path) -> list[dict]:
 
 
 def episode1_tail(run: Run, data: str) -> list[dict]:
-    """The first episode's last steps: the agent's rewards as recorded, and the lazy agent's on the same frames."""
+    """The first episode's last steps: the agent's cumulative reward as recorded, and the lazy agent's on the
+    same frames, every TAIL_EVERY steps."""
     from .qlearn_env import LipEnvironment
     from .qlearn_source import episode_order
 
@@ -172,7 +174,8 @@ def episode1_tail(run: Run, data: str) -> list[dict]:
         target = env.utterances[order[slot]].targets[position - offsets[slot]]
         lazy_total += float(reward(env.space.neutral, target))
         agent_total += row["reward"]
-        rows.append({"step": int(row["step"]), "agent": round(agent_total, 1), "lazy": round(lazy_total, 1)})
+        if int(row["step"]) % TAIL_EVERY == TAIL_EVERY - 1:
+            rows.append({"step": int(row["step"]), "agent": round(agent_total, 1), "lazy": round(lazy_total, 1)})
     return rows
 
 

@@ -111,6 +111,9 @@ def test_workers_die_with_a_killed_cli(long_audio, tmp_path, sig):
     for pid in survivors:  # leave nothing behind for the rest of the suite
         os.kill(pid, signal.SIGKILL)
     assert not survivors, f"{len(survivors)} of {len(below)} child processes outlived the CLI"
+    if sig == signal.SIGTERM:  # unwinds like Ctrl-C: one line, the conventional status
+        assert process.returncode == 143
+        assert process.stderr.read().strip().splitlines()[-1] == "mouthpiece: terminated"
     assert out.read_text() == "old output"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["line.json"]
 

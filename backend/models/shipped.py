@@ -62,9 +62,10 @@ class ShippedModel:
         self.info = shipped.info
 
     def availability(self) -> tuple[bool, str]:
+        """Usable when the checkpoint loads and passes its checks (loaded once, then cached)."""
         try:
             stem = self.shipped.find()
-            record = checkpoints.read_record(stem)
+            record = self.runtime().record
         except InputError as err:
             return False, str(err)
         return True, f"checkpoint {checkpoints.paths(stem)[1]} ({self.describe(record)}, step {record.get('step')})"

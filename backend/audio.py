@@ -81,11 +81,11 @@ def _read_with_libsndfile(path: Path, sample_rate: int) -> np.ndarray | None:
     return resample(mono, rate, sample_rate) if rate != sample_rate else np.ascontiguousarray(mono)
 
 
-def find_ffmpeg() -> str:
-    """The ffmpeg executable on PATH."""
-    found = shutil.which("ffmpeg")
+def find_ffmpeg(name: str = "ffmpeg", needed_for: str = "decoding this audio") -> str:
+    """The ffmpeg (or ffprobe) executable on PATH; ToolError saying what it is needed for when it is missing."""
+    found = shutil.which(name)
     if not found:
-        raise ToolError("ffmpeg is not installed; it decodes the audio (apt install ffmpeg)")
+        raise ToolError(f"{name} is not installed; it is needed for {needed_for} (apt install ffmpeg)")
     return found
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import bpy
 
+from .backend.audio import find_ffmpeg
 from .backend.errors import InputError, ToolError
 from .backend.fileio import atomic_path
 
@@ -97,9 +97,7 @@ def denoiser_available() -> bool:
 
 def render_video(scene, obj, out_video: Path, audio: str | None, engine: str, resolution: int) -> None:
     """Render PNG frames, then let ffmpeg encode them and mux the audio in one pass."""
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        raise ToolError("ffmpeg is not installed; it is needed to write the video")
+    ffmpeg = find_ffmpeg(needed_for="writing the video")
     check_video_path(out_video)
     ensure_camera(scene, obj)
     with tempfile.TemporaryDirectory(prefix="mouthpiece-frames-") as folder:

@@ -14,7 +14,6 @@ with DESIGN §5's sync score, next to the other models' figures from assets/eval
 from __future__ import annotations
 
 import csv
-import io
 import json
 import math
 import sys
@@ -158,20 +157,18 @@ def episode1_tail(run: Run, data: str) -> list[dict]:
     """The first episode's last steps: the agent's cumulative reward as recorded, and the lazy agent's on the
     same frames, every TAIL_EVERY steps."""
     from .qlearn_env import LipEnvironment
-    from .qlearn_source import episode_order
+    from .qlearn_source import EpisodeStream
 
     recorded = read_csv(run.folder / "episode1_tail.csv")
     if not recorded:
         return []
     env = LipEnvironment([data], "train", languages=split_list(run.about.get("languages", "")),
                          voices=split_list(run.about.get("voices", "")), space=run.runtime.space)
-    order = episode_order(len(env), int(run.config["train"]["seed"]), 0)
-    offsets = np.concatenate([[0], np.cumsum(env.lengths[order])])
+    stream = EpisodeStream.of(env.lengths, int(run.config["train"]["seed"]), 0)
     lazy_total, agent_total, rows = 0.0, 0.0, []
     for row in recorded:
-        position = int(row["step"]) % int(offsets[-1])
-        slot = int(np.searchsorted(offsets, position, side="right") - 1)
-        target = env.utterances[order[slot]].targets[position - offsets[slot]]
+        utterance, frame = stream.locate(int(row["step"]))
+        target = env.utterances[utterance].targets[frame]
         lazy_total += float(reward(env.space.neutral, target))
         agent_total += row["reward"]
         if int(row["step"]) % TAIL_EVERY == TAIL_EVERY - 1:
@@ -262,14 +259,6 @@ def trace_of(best: Run, data: str, language: str) -> dict:
 
 
 # -- the report ---------------------------------------------------------------------------------------
-def csv_text(rows: list[dict], columns: list[str]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
 def heldout_table(rows: dict[str, dict]) -> list[str]:
     lines = ["| agent | reward / frame (px²) | ÷ lazy | gap lazy→greedy closed | mean abs u, l, c (px) |",
              "|---|---:|---:|---:|---|"]
@@ -320,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     from backend.errors import MouthpieceError
     from backend.fileio import write_text_atomic
 
+    from .qlearn_source import EPISODE_COLUMNS, csv_text
+
     try:
         runs = [load_run(Path(folder)) for folder in split_list(args.runs)]
         if not runs:
@@ -343,15 +334,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for language, rows in tables.items():
         write_text_atomic(out / f"heldout_{language}.csv", csv_text(
-            [{"agent": name, **row} for name, row in rows.items()],
             ["agent", "reward_per_frame", "vs_lazy", "gap_closed", "mean_abs_u_px", "mean_abs_l_px",
-             "mean_abs_c_px", "frames"]))
+             "mean_abs_c_px", "frames"],
+            [{"agent": name, **row} for name, row in rows.items()]))
     write_text_atomic(out / "episodes.csv", csv_text(
-        [{"run": label, **row} for label, rows in episodes.items() for row in rows],
-        ["run", "episode", "env_step", "agent_reward", "lazy_reward", "random_reward", "greedy_reward", "mean_loss",
-         "epsilon", "frames"]))
+        ["run", *EPISODE_COLUMNS], [{"run": label, **row} for label, rows in episodes.items() for row in rows]))
     write_text_atomic(out / "episode1_tail.csv", csv_text(
-        [{"run": label, **row} for label, rows in tails.items() for row in rows], ["run", "step", "agent", "lazy"]))
+        ["run", "step", "agent", "lazy"], [{"run": label, **row} for label, rows in tails.items() for row in rows]))
     write_text_atomic(out / "qlearn_eval.json", json.dumps(
         {"runs": {run.label: str(run.folder) for run in runs}, "heldout": tables, "librivox": sync}, indent=1))
     write_text_atomic(out / "qlearn_eval.md", report(runs, tables, sync, others, episodes))

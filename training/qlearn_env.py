@@ -26,6 +26,7 @@ from backend.runtime.qlearn import normalise_audio
 
 from .corpus.labels import load_labels
 from .corpus.manifest import read_manifest
+from .dataset import sample_labels
 
 SAMPLE_RATE = 16000
 LIP_LANDMARKS = list(range(48, 68))
@@ -39,14 +40,6 @@ class Utterance:
     audio: np.ndarray  # normalised samples, `window` zeros in front
     targets: np.ndarray  # (T, 3) speaker u, l, c per frame
     labels_path: Path
-
-
-def sample_at(values: np.ndarray, label_fps: float, times: np.ndarray) -> np.ndarray:
-    positions = np.clip(times * label_fps, 0, len(values) - 1)
-    low = np.floor(positions).astype(np.int64)
-    high = np.minimum(low + 1, len(values) - 1)
-    frac = (positions - low).reshape(-1, *([1] * (values.ndim - 1)))
-    return (values[low] * (1 - frac) + values[high] * frac).astype(np.float32)
 
 
 def neutral_measures() -> np.ndarray:
@@ -85,7 +78,7 @@ class LipEnvironment:
         if "landmarks2d" not in labels or not len(labels["landmarks2d"]):
             raise InputError(root / record["labels"], "has no 2-D landmarks")
         n = frame_count(len(audio), SAMPLE_RATE, self.fps)
-        points = sample_at(labels["landmarks2d"], float(labels["fps"]), np.arange(n) / self.fps)
+        points = sample_labels(labels["landmarks2d"], float(labels["fps"]), np.arange(n) / self.fps)
         padded = np.concatenate([np.zeros(self.window, np.float32), normalise_audio(audio)])
         return Utterance(record["id"], record["voice"], record["language"], padded, lip_measures(points),
                          root / record["labels"])
@@ -128,7 +121,7 @@ class LipEnvironment:
         for utterance in self.utterances[:max_utterances]:
             labels = load_labels(utterance.labels_path)
             times = np.arange(len(utterance.targets)) / self.fps
-            lips3d = sample_at(labels["landmarks3d"][:, LIP_LANDMARKS], float(labels["fps"]), times)
+            lips3d = sample_labels(labels["landmarks3d"][:, LIP_LANDMARKS], float(labels["fps"]), times)
             deltas.append(utterance.targets - self.space.neutral)
             displacements.append((lips3d - neutral3d).reshape(len(times), -1))
         x, y = np.concatenate(deltas), np.concatenate(displacements)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +34,23 @@ REPLAY_FIELDS = {"utt": np.int32, "frame": np.int32, "next_utt": np.int32, "next
                  "action": np.int64, "reward": np.float32}
 
 
-def episode_order(n_utterances: int, seed: int, episode: int) -> np.ndarray:
-    return np.random.default_rng([seed, episode, 7]).permutation(n_utterances)
+@dataclass(frozen=True)
+class EpisodeStream:
+    """The frames of one episode: the utterances in a seeded order, one after another, repeated as needed."""
+
+    order: np.ndarray
+    offsets: np.ndarray  # first stream position of each utterance in `order`, then the total
+
+    @classmethod
+    def of(cls, lengths: np.ndarray, seed: int, episode: int) -> "EpisodeStream":
+        order = np.random.default_rng([seed, episode, 7]).permutation(len(lengths))
+        return cls(order, np.concatenate([[0], np.cumsum(lengths[order])]))
+
+    def locate(self, position: int) -> tuple[int, int]:
+        """(utterance, frame) at a position of the stream."""
+        position %= int(self.offsets[-1])
+        slot = int(np.searchsorted(self.offsets, position, side="right") - 1)
+        return int(self.order[slot]), int(position - self.offsets[slot])
 
 
 class ReplaySource:
@@ -49,23 +65,19 @@ class ReplaySource:
         self.memory["next_lips"] = np.zeros((capacity, 3), np.float32)
         self.filled, self.cursor, self.env_step = 0, 0, 0
         self.episode, self.position = 0, 0  # position: frames into this episode's utterance order
-        self.lips = {name: environment.space.neutral.copy() for name in AGENTS}
+        self.lips = self._neutral_lips()
         self.totals = self._fresh_totals()
         self.rows: list[dict] = []
         self.tail = np.zeros(min(TAIL_STEPS, config.episode_steps), np.float32)
         self._features: dict[int, torch.Tensor] = {}
-        self._order = episode_order(len(environment), self.seed, 0)
-        self._offsets = np.concatenate([[0], np.cumsum(environment.lengths[self._order])])
+        self.stream = EpisodeStream.of(environment.lengths, self.seed, 0)
 
     # -- position in the stream -----------------------------------------------------------------------
+    def _neutral_lips(self) -> dict[str, np.ndarray]:
+        return {name: self.env.space.neutral.copy() for name in AGENTS}
+
     def _fresh_totals(self) -> dict:
         return {**{name: 0.0 for name in AGENTS}, "loss": 0.0, "updates": 0, "frames": 0}
-
-    def _locate(self, position: int) -> tuple[int, int]:
-        """(utterance, frame) of a position in this episode's stream (utterances in a seeded order, repeated)."""
-        position %= int(self._offsets[-1])
-        slot = int(np.searchsorted(self._offsets, position, side="right") - 1)
-        return int(self._order[slot]), int(position - self._offsets[slot])
 
     def epsilon(self) -> float:
         c = self.config
@@ -102,9 +114,9 @@ class ReplaySource:
 
     def _environment_step(self) -> None:
         rng = np.random.default_rng([self.seed, self.env_step])
-        utterance, frame = self._locate(self.position)
+        utterance, frame = self.stream.locate(self.position)
         if frame == 0:  # every utterance starts from a closed, neutral mouth, like its speaker
-            self.lips = {name: self.env.space.neutral.copy() for name in AGENTS}
+            self.lips = self._neutral_lips()
         action = self._act(rng, utterance, frame)
         space, target = self.env.space, self.env.utterances[utterance].targets[frame]
         before = self.lips["agent"]
@@ -113,7 +125,7 @@ class ReplaySource:
         self.lips["random"] = space.apply(self.lips["random"], int(rng.integers(N_ACTIONS)))
         self.lips["greedy"] = space.apply(self.lips["greedy"], greedy_action(space, self.lips["greedy"], target))
         rewards = {name: float(reward(self.lips[name], target)) for name in AGENTS}
-        next_utterance, next_frame = self._locate(self.position + 1)
+        next_utterance, next_frame = self.stream.locate(self.position + 1)
         self._remember(utterance, frame, before, action, rewards["agent"], next_utterance, next_frame,
                        space.neutral if next_frame == 0 else after)
         for name in AGENTS:
@@ -145,8 +157,7 @@ class ReplaySource:
                           "epsilon": self.epsilon(), "frames": t["frames"]})
         self._write_records()
         self.episode, self.position, self.totals = self.episode + 1, 0, self._fresh_totals()
-        self._order = episode_order(len(self.env), self.seed, self.episode)
-        self._offsets = np.concatenate([[0], np.cumsum(self.env.lengths[self._order])])
+        self.stream = EpisodeStream.of(self.env.lengths, self.seed, self.episode)
 
     # -- the trainer's side ---------------------------------------------------------------------------
     def batches(self, model):
@@ -206,23 +217,22 @@ class ReplaySource:
         self.totals = {k: (math.nan if v is None else v) for k, v in scalars["totals"].items()}
         self.rows = [{k: (math.nan if v is None else v) for k, v in row.items()} for row in scalars["rows"]]
         self.episode, self.position = scalars["episode"], scalars["position"]
-        self._order = episode_order(len(self.env), self.seed, self.episode)
-        self._offsets = np.concatenate([[0], np.cumsum(self.env.lengths[self._order])])
+        self.stream = EpisodeStream.of(self.env.lengths, self.seed, self.episode)
         self._features.clear()
 
     def _write_records(self) -> None:
         if not self.is_main:
             return
-        write_text_atomic(self.run_dir / "episodes.csv", _csv(EPISODE_COLUMNS, self.rows))
+        write_text_atomic(self.run_dir / "episodes.csv", csv_text(EPISODE_COLUMNS, self.rows))
         if self.episode == 0:
             cumulative = np.cumsum(self.tail.astype(np.float64))
             start = self.config.episode_steps - len(self.tail)
             rows = [{"step": start + i, "reward": float(r), "cumulative_reward": float(c)}
                     for i, (r, c) in enumerate(zip(self.tail, cumulative))]
-            write_text_atomic(self.run_dir / "episode1_tail.csv", _csv(("step", "reward", "cumulative_reward"), rows))
+            write_text_atomic(self.run_dir / "episode1_tail.csv", csv_text(("step", "reward", "cumulative_reward"), rows))
 
 
-def _csv(columns, rows: list[dict]) -> str:
+def csv_text(columns, rows: list[dict]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
     writer.writeheader()

@@ -148,9 +148,9 @@ def mu_law_round_trip(audio: np.ndarray) -> np.ndarray:
 
 # -- codecs -----------------------------------------------------------------------------------------------
 def ffmpeg_path() -> str:
-    from .datasets.media import ffmpeg_tool
+    from backend.audio import find_ffmpeg
 
-    return ffmpeg_tool()
+    return find_ffmpeg(needed_for="the codec augmentation")
 
 
 def codec_round_trip(audio: np.ndarray, sample_rate: int, codec: str, kbps: int) -> np.ndarray:

@@ -4,29 +4,22 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 
-from backend.audio import SAMPLE_RATE
-from backend.errors import InputError, ToolError
+from backend.audio import SAMPLE_RATE, find_ffmpeg
+from backend.errors import InputError
 from backend.fileio import atomic_path
 
-
-def ffmpeg_tool(name: str = "ffmpeg") -> str:
-    path = shutil.which(name)
-    if path is None:
-        raise ToolError(f"{name} is not installed (apt install ffmpeg)")
-    return path
 
 
 def extract_audio(source: str | os.PathLike, out: str | os.PathLike) -> float:
     """Write `source`'s first audio stream as 16 kHz mono 16-bit WAV (atomically); return its seconds."""
     source = Path(source)
     with atomic_path(out) as tmp:
-        command = [ffmpeg_tool(), "-nostdin", "-y", "-loglevel", "error", "-i", str(source), "-vn",
+        command = [find_ffmpeg(needed_for="extracting audio"), "-nostdin", "-y", "-loglevel", "error", "-i", str(source), "-vn",
                    "-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le", "-f", "wav", str(tmp)]
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
@@ -41,7 +34,7 @@ def extract_audio(source: str | os.PathLike, out: str | os.PathLike) -> float:
 
 def probe_video(path: Path) -> tuple[int, int, float]:
     """(width, height, fps) of the first video stream."""
-    command = [ffmpeg_tool("ffprobe"), "-v", "error", "-select_streams", "v:0", "-show_entries",
+    command = [find_ffmpeg("ffprobe", "reading video"), "-v", "error", "-select_streams", "v:0", "-show_entries",
                "stream=width,height,avg_frame_rate,r_frame_rate", "-of", "json", str(path)]
     done = subprocess.run(command, capture_output=True, text=True)
     streams = json.loads(done.stdout or "{}").get("streams", []) if done.returncode == 0 else []
@@ -59,7 +52,7 @@ def read_video(path: str | os.PathLike) -> tuple[np.ndarray, float]:
     """(T, H, W, 3) uint8 RGB frames and the frame rate."""
     path = Path(path)
     width, height, fps = probe_video(path)
-    command = [ffmpeg_tool(), "-nostdin", "-loglevel", "error", "-i", str(path), "-an", "-f", "rawvideo",
+    command = [find_ffmpeg(needed_for="decoding video"), "-nostdin", "-loglevel", "error", "-i", str(path), "-an", "-f", "rawvideo",
                "-pix_fmt", "rgb24", "-"]
     done = subprocess.run(command, capture_output=True)
     if done.returncode != 0:

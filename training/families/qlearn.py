@@ -87,10 +87,6 @@ class QLearnConfig:
                 data[key] = tuple(data[key])
         return cls(**data)
 
-    @property
-    def frames_per_episode(self) -> int:
-        return self.episode_steps
-
 
 def conv_pair(in_channels: int, out_channels: int, kernel: int, pool: int, dropout: float) -> nn.Sequential:
     pooling = nn.AdaptiveMaxPool1d(1) if pool == 0 else nn.MaxPool1d(pool)

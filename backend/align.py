@@ -109,13 +109,18 @@ def word_agreement(a: Sequence[str], b: Sequence[str]) -> float:
     """1 - (word edit distance / the longer length); 0 when either is empty."""
     if not a or not b:
         return 0.0
+    return max(0.0, 1.0 - word_edit_distance(a, b) / max(len(a), len(b)))
+
+
+def word_edit_distance(a: Sequence[str], b: Sequence[str]) -> int:
+    """Levenshtein distance in words: substitutions, insertions and deletions turning a into b."""
     previous = list(range(len(b) + 1))
     for i, word in enumerate(a, start=1):
         current = [i]
         for j, other in enumerate(b, start=1):
             current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (word != other)))
         previous = current
-    return max(0.0, 1.0 - previous[-1] / max(len(a), len(b)))
+    return previous[-1]
 
 
 def transcribe_and_align(audio: np.ndarray, sample_rate: int, progress: Progress | None = None,

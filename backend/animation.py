@@ -17,6 +17,8 @@ from .fileio import atomic_path, write_text_atomic
 FORMAT = "mouthpiece.animation"
 VERSION = 1
 KINDS = ("blendshape", "landmarks")
+# Shape-key channels a landmark animation may carry beside its landmarks: weights in [0, 1], keyed as they are.
+BLINK_CHANNELS = ("EyeBlink_L", "EyeBlink_R")
 
 
 @dataclass
@@ -77,6 +79,15 @@ class Animation:
             return cls(fps=fps, channels=channels, values=values, kind=kind, meta=dict(data.get("meta") or {}))
         except ValueError as err:
             raise InputError(source, str(err)) from None
+
+
+def split_weight_channels(anim: Animation) -> tuple[Animation, list[str], np.ndarray]:
+    """(the landmark channels alone, the names and [T, n] values of the shape-key channels beside them) of a
+    landmark animation; landmark animations without such channels come back whole with none."""
+    direct = [i for i, name in enumerate(anim.channels) if name in BLINK_CHANNELS]
+    keep = [i for i in range(len(anim.channels)) if i not in direct]
+    landmarks = Animation(anim.fps, [anim.channels[i] for i in keep], anim.values[:, keep], anim.kind, anim.meta)
+    return landmarks, [anim.channels[i] for i in direct], anim.values[:, direct]
 
 
 def save_json(anim: Animation, path: str | os.PathLike, overwrite: bool = True) -> None:

@@ -113,6 +113,8 @@ def run_animate(args: argparse.Namespace) -> int:
         else:
             anim = animate_text(args.text, options, args.speech_out, progress)
     warn_low_alignment_confidence(anim.meta)
+    if anim.meta.get("warning"):
+        print(f"{PROG}: warning: {anim.meta['warning']}", file=sys.stderr)
     save(anim, args.out, overwrite=args.overwrite)
     print(f"wrote {args.out}: {anim.n_frames} frames x {len(anim.channels)} channels at {anim.fps:g} fps "
           f"({anim.duration_s:.2f} s)", file=sys.stderr)

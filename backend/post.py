@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .animation import Animation
+from .animation import BLINK_CHANNELS, Animation
 from .errors import InputError
 
 # The accepted range of each option, checked once here for the CLI, the add-on and batch alike.
@@ -86,6 +86,9 @@ def scale(anim: Animation, strength: float) -> Animation:
     values = anim.values * strength
     if anim.kind == "blendshape":
         values = np.clip(values, 0.0, 1.0)
+    else:  # a landmark animation's blink channels are weights too
+        columns = [i for i, name in enumerate(anim.channels) if name in BLINK_CHANNELS]
+        values[:, columns] = np.clip(values[:, columns], 0.0, 1.0)
     return Animation(anim.fps, anim.channels, values, anim.kind, dict(anim.meta))
 
 
@@ -102,9 +105,6 @@ def shift(anim: Animation, offset_s: float) -> Animation:
     return Animation(anim.fps, anim.channels, values, anim.kind, meta)
 
 
-BLINK_CHANNELS = ("EyeBlink_L", "EyeBlink_R")
-
-
 def blink_curve(n_frames: int, fps: float, seed: int = 0, mean_interval_s: float = 3.5) -> np.ndarray:
     """A 0..1 blink track: ~150 ms close-open blinks at irregular intervals (2-6 s apart)."""
     rng = np.random.default_rng(seed)
@@ -112,14 +112,40 @@ def blink_curve(n_frames: int, fps: float, seed: int = 0, mean_interval_s: float
     t = rng.uniform(0.8, 2.0)
     duration = n_frames / fps
     while t < duration:
-        close, hold, reopen = 0.06, 0.03, 0.10
-        times = np.arange(n_frames) / fps - t
-        rise = np.clip((times + close) / close, 0, 1) * (times < 0)
-        top = ((times >= 0) & (times < hold)).astype(np.float32)
-        fall = np.clip(1 - (times - hold) / reopen, 0, 1) * (times >= hold)
-        curve = np.maximum(curve, np.maximum(rise, np.maximum(top, fall)))
+        curve = np.maximum(curve, blink_pulse(np.arange(n_frames) / fps - t))
         t += float(np.clip(rng.gamma(4.0, mean_interval_s / 4.0), 2.0, 6.0))
     return curve
+
+
+BLINK_SHAPE_S = (0.06, 0.03, 0.10)  # close, hold, reopen of the procedural blink
+
+
+def blink_pulse(times: np.ndarray, close: float = BLINK_SHAPE_S[0], hold: float = BLINK_SHAPE_S[1],
+                reopen: float = BLINK_SHAPE_S[2]) -> np.ndarray:
+    """One blink's 0..1 eyelid closure at `times` (seconds from the moment the lids meet): closing over
+    `close`, shut for `hold`, reopening over `reopen`."""
+    rise = np.clip((times + close) / close, 0, 1) * (times < 0)
+    top = ((times >= 0) & (times < hold)).astype(np.float32)
+    fall = np.clip(1 - (times - hold) / reopen, 0, 1) * (times >= hold)
+    return np.maximum(rise, np.maximum(top, fall))
+
+
+def blink_track(blinks, n_frames: int, fps: float) -> np.ndarray:
+    """(n_frames,) float32 closure at frame times i / fps of blinks given as (start_s, length_s): each the
+    shape of `blink_pulse` stretched to its length, starting to close at start_s."""
+    curve = np.zeros(n_frames, dtype=np.float32)
+    times = np.arange(n_frames) / fps
+    close, hold, reopen = BLINK_SHAPE_S
+    for start, length in blinks:
+        stretch = length / sum(BLINK_SHAPE_S)
+        pulse = blink_pulse(times - start - close * stretch, close * stretch, hold * stretch, reopen * stretch)
+        curve = np.maximum(curve, pulse.astype(np.float32))
+    return curve
+
+
+def blink_start(half_shut_s: float, length_s: float) -> float:
+    """When a blink_track blink of `length_s` must start for its lids to be half shut at `half_shut_s`."""
+    return half_shut_s - 0.5 * BLINK_SHAPE_S[0] * length_s / sum(BLINK_SHAPE_S)
 
 
 def add_blinks(anim: Animation, seed: int = 0) -> Animation:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import bpy
 import numpy as np
 
-from .backend.animation import Animation
+from .backend.animation import Animation, split_weight_channels
 from .backend.errors import InputError
 from .backend.rig import FACEWAREHOUSE_46, RetargetMap, auto_match_map, preset_map
 
@@ -151,10 +151,12 @@ def solve_landmarks(anim: Animation, obj: bpy.types.Object, key: bpy.types.Key) 
     """Landmark animation -> shape-key weights by the backend's bounded least squares (weights in [0, 1]).
 
     Values are offsets from the rest pose in the head's object units; with meta "landmark_space":
-    "absolute" they are positions, and the rest pose is subtracted.
+    "absolute" they are positions, and the rest pose is subtracted. Blink channels beside the landmarks
+    (EyeBlink_L/R) are keyed onto the shape keys of those names as they are, in place of the solved ones.
     """
     from .backend.solver import solve_weights
 
+    anim, direct_names, direct_values = split_weight_channels(anim)
     landmarks, axes, columns = landmark_layout(anim.channels)
     rest, offsets = landmark_basis(obj, key)
     if max(landmarks) >= len(rest):
@@ -166,4 +168,9 @@ def solve_landmarks(anim: Animation, obj: bpy.types.Object, key: bpy.types.Key) 
         targets = targets - rest[np.ix_(landmarks, axis_index)][None]
     names = list(offsets)
     basis = np.stack([offsets[n][np.ix_(landmarks, axis_index)] for n in names])  # [K, L, D]
-    return Retargeted(names, solve_weights(basis, targets), (), ())
+    weights = solve_weights(basis, targets)
+    for name, column in zip(direct_names, direct_values.T):
+        if name in names:
+            weights[:, names.index(name)] = np.clip(column, 0.0, 1.0)
+    missing = tuple(name for name in direct_names if name not in names)
+    return Retargeted(names, weights, (), missing)

@@ -142,6 +142,8 @@ def finish(op, context, plan: Plan, anim) -> set[str]:
         fit_scene_range(scene, plan.frame_start, anim, strip)
     for line in applied.report_lines():
         op.report({"WARNING"}, line)
+    if anim.meta.get("warning"):  # the model's own word on its output (e.g. speech that never ended)
+        op.report({"WARNING"}, str(anim.meta["warning"]))
     op.report({"INFO"}, f"{applied.summary()} ({anim.duration_s:.2f} s)")
     return {"FINISHED"}
 

@@ -42,6 +42,13 @@ def split_list(text: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in text.split(",") if item.strip())
 
 
+def not_corpora(data: str) -> list[str]:
+    """The folders of a comma-separated --data option that are not corpora (no manifest.jsonl)."""
+    from pathlib import Path
+
+    return [folder for folder in split_list(data) if not Path(folder, "manifest.jsonl").is_file()]
+
+
 def option(default=dataclasses.MISSING, help: str = "", choices=None):  # noqa: A002 - argparse's word
     """A dataclass field with command-line help."""
     return dataclasses.field(default=default, metadata={"help": help, "choices": choices})

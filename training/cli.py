@@ -10,7 +10,14 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "import-speech": ("training.speech.cli", "label real speech recordings into a corpus folder"),
     "cnn-gru": ("training.train_cnn_gru", "train the CNN+GRU family (gru | lstm | static)"),
     "qlearn": ("training.train_qlearn", "train the Q-learning lip agent (DQN on raw audio)"),
+    "tacotron": ("training.train_tacotron", "train Tacotron lips: text -> speech + lip landmarks (two stages)"),
+    "nerf-landmarks": ("training.train_nerf_landmarks", "train the NeRF landmark side: speech -> landmarks + blinks"),
+    "nerf": ("training.train_nerf", "train the NeRF renderer: a talking portrait from frames + conditions"),
+    "tacotron-nvidia": ("training.tacotron_nvidia", "convert NVIDIA's Tacotron 2 weights into a stage-1 tacotron run"),
     "eval-qlearn": ("training.eval_qlearn", "evaluate Q-learning agents against lazy, random and greedy agents"),
+    "eval-nerf-landmarks": ("training.eval_nerf_landmarks", "lip error and blink rate of the NeRF landmark side"),
+    "eval-tacotron": ("training.eval_tacotron", "evaluate Tacotron lips: Table I, free-running, WER, LibriVox sync"),
+    "export": ("training.export_model", "copy a trained model for shipping (optionally as float16)"),
     "eval": ("training.evaluate", "evaluate models on held-out voices and real speech"),
 }
 

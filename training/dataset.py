@@ -2,7 +2,7 @@
 
 Views (all float32 tensors unless noted; T frames at `fps`, F frames at 80 fps):
   "spectrogram"  x (T, 1, 128, 32)  causal log-power spectrogram windows (backend.features), one per frame
-                 y (T, 46)          FaceWarehouse-46 weights
+                 y (T, 46)          FaceWarehouse-46 weights, the blinks left out (0)
   "raw300"       x (T, 4800)        300 ms of 16 kHz audio centred on each frame (zeros past the ends)
                  y (T, 4, 2)        lip points 48, 54, 62, 66 in image pixels (the head camera's 2D)
                  weights (T, 46)
@@ -10,6 +10,16 @@ Views (all float32 tensors unless noted; T frames at `fps`, F frames at 80 fps):
                  y (F, 20, 3)       lip landmarks 48-67 minus the utterance's neutral, in landmark units
   "text"         x (N,) int64       character ids in TEXT_VOCABULARY (0 pads, 1 is unknown)
                  y (F, 20, 3)       as in mel80
+  "tacotron"     x (N,) int64       as in text
+                 mel (F, 80)        as mel80's x
+                 lips (F, 60)       as mel80's y in millimetres, flattened (x, y, z per landmark)
+  "nerf_landmarks" x (T, 16, 80)    50 Hz log-mel windows centred on each frame (backend.runtime.nerf_landmarks,
+                                    with the settings of the dataset's `model_config` when it is given one)
+                 offsets (T, 68, 3) all 68 landmarks minus the utterance's neutral, in millimetres
+                 blink (T,)         eyelid closure in [0, 1], the largest within each frame (0 in corpora
+                                    built before blinks were added: they read as never blinking)
+                 onset (T,)         1 at the frames where a blink's closure reaches 0.5
+                 since_blink (T,)   seconds from the last onset before each frame
 Labels are stored at 100 fps and interpolated linearly to each view's frame times.
 """
 from __future__ import annotations
@@ -21,15 +31,19 @@ from typing import Sequence
 
 import numpy as np
 
+from backend.animation import BLINK_CHANNELS
 from backend.errors import InputError
 from backend.features import frame_count, spectrogram_windows
+from backend.rig import CHANNEL_INDEX
+from backend.text.characters import TEXT_VOCABULARY, encode_symbols, encode_text  # noqa: F401 (TEXT_VOCABULARY re-exported)
 
 from .augment import AugmentOptions, augment
-from .corpus.labels import load_labels
+from .corpus.labels import blink_labels, load_labels
 from .corpus.manifest import SPLIT_NAMES, read_manifest
 
 SAMPLE_RATE = 16000
-VIEWS = ("spectrogram", "raw300", "mel80", "text")
+BLINK_COLUMNS = [CHANNEL_INDEX[name] for name in BLINK_CHANNELS]
+VIEWS = ("spectrogram", "raw300", "mel80", "text", "tacotron", "nerf_landmarks")
 RAW_WINDOW = 4800  # 300 ms at 16 kHz
 LIP_POINTS_2D = (48, 54, 62, 66)  # mouth corners, inner-lip top and bottom centres
 LIP_LANDMARKS = tuple(range(48, 68))
@@ -38,14 +52,6 @@ MEL_HOP = 200
 MEL_FFT = 800
 MEL_BANDS = 80
 MEL_FMIN, MEL_FMAX = 55.0, 7600.0
-TEXT_VOCABULARY = ("<pad>", "<unk>", " ", "'", ",", ".", "?", "!", "-", *"abcdefghijklmnopqrstuvwxyz",
-                   *"áéíóúüñ¿¡")
-CHAR_ID = {c: i for i, c in enumerate(TEXT_VOCABULARY)}
-
-
-def encode_text(text: str) -> np.ndarray:
-    """Lower-cased characters to ids; characters outside the vocabulary map to <unk> (1)."""
-    return np.array([CHAR_ID.get(c, 1) for c in text.lower()], dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,7 @@ class CorpusDataset:
 
     def __init__(self, root: str | os.PathLike | Sequence[str | os.PathLike], split: str | None, view: str,
                  fps: float = 30.0, augment: AugmentOptions | None = None, crop_s: float | None = None,
-                 seed: int = 0):
+                 seed: int = 0, text_symbols: str = "mouthpiece"):
         if view not in VIEWS:
             raise ValueError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
         if split is not None and split not in SPLIT_NAMES:
@@ -76,7 +82,7 @@ class CorpusDataset:
         if not self.records:
             raise InputError(self.root / "manifest.jsonl", f"no utterances in split {split!r}")
         self.view, self.fps, self.augment_options, self.crop_s = view, float(fps), augment, crop_s
-        self.seed, self.epoch = seed, 0
+        self.seed, self.epoch, self.text_symbols = seed, 0, text_symbols
         self.draws = crop_draws(self.records, crop_s if view != "text" else None)
 
     def __len__(self) -> int:
@@ -90,6 +96,12 @@ class CorpusDataset:
         clip = self.load_clip(record, self.item_rng(index), self.record_roots[position])
         arrays = VIEW_BUILDERS[self.view](self, clip, record, self.record_roots[position])
         return {key: torch.from_numpy(np.ascontiguousarray(value)) for key, value in arrays.items()}
+
+    def keep(self, positions: list[int]) -> None:
+        """Keep only the utterances at these positions of `records` (a recipe's own selection), uncropped."""
+        self.records = [self.records[i] for i in positions]
+        self.record_roots = [self.record_roots[i] for i in positions]
+        self.draws = list(range(len(self.records)))
 
     def set_epoch(self, epoch: int) -> None:
         """Crops and augmentation are drawn afresh each epoch (call before building the epoch's loader)."""
@@ -150,6 +162,7 @@ def spectrogram_view(dataset: CorpusDataset, clip: Clip, record: dict, root: Pat
     x = spectrogram_windows(clip.audio, SAMPLE_RATE, dataset.fps, n_frames=n)[:, None]
     weights = require_weights(clip.labels, root / record["labels"])
     y = sample_labels(weights, float(clip.labels["fps"]), label_times(clip, n, dataset.fps))
+    y[:, BLINK_COLUMNS] = 0.0  # blinks are not in the sound: audio models leave them to the blink layer
     return {"x": x.astype(np.float32), "y": y}
 
 
@@ -177,12 +190,12 @@ def log_mel(audio: np.ndarray) -> np.ndarray:
     return np.log(np.maximum(mel, 1e-5)).T.astype(np.float32)
 
 
-def lip_displacements(clip: Clip, n_frames: int) -> np.ndarray:
-    """(n_frames, 20, 3) lip landmarks at 80 fps minus the utterance's neutral landmarks."""
+def lip_displacements(clip: Clip, n_frames: int, fps: float = MEL_FPS) -> np.ndarray:
+    """(n_frames, 20, 3) lip landmarks at `fps` minus the utterance's neutral landmarks."""
     landmarks = clip.labels["landmarks3d"]
     neutral = clip.labels["neutral3d"] if "neutral3d" in clip.labels else landmarks[0]
     lips = sample_labels(landmarks[:, list(LIP_LANDMARKS)], float(clip.labels["fps"]),
-                         label_times(clip, n_frames, MEL_FPS))
+                         label_times(clip, n_frames, fps))
     return (lips - neutral[list(LIP_LANDMARKS)][None]).astype(np.float32)
 
 
@@ -204,7 +217,39 @@ def require_weights(labels: dict, path: Path) -> np.ndarray:
     return weights
 
 
-VIEW_BUILDERS = {"spectrogram": spectrogram_view, "raw300": raw300_view, "mel80": mel80_view, "text": text_view}
+def tacotron_view(dataset: CorpusDataset, clip: Clip, record: dict, root: Path) -> dict:
+    """At the dataset's fps 80 the lips share the mel's frames; at another (86.13 for NVIDIA's 22,050 Hz hop 256
+    weights, whose landmark stage needs no mel) they fill the audio's duration at that rate."""
+    mel = log_mel(clip.audio)
+    n_lips = len(mel) if dataset.fps == MEL_FPS else 1 + int(len(clip.audio) / SAMPLE_RATE * dataset.fps)
+    lips_mm = lip_displacements(clip, n_lips, dataset.fps).reshape(n_lips, -1) * 1000.0
+    return {"x": encode_symbols(record["text"], dataset.text_symbols), "mel": mel, "lips": lips_mm.astype(np.float32)}
+
+
+def nerf_landmarks_view(dataset: CorpusDataset, clip: Clip, record: dict, root: Path) -> dict:
+    import dataclasses
+
+    from backend.runtime import nerf_landmarks as runtime
+
+    from .corpus.blinks import onset_frames
+    from .families.nerf_landmarks import NerfLandmarksConfig
+
+    config = getattr(dataset, "model_config", None) or NerfLandmarksConfig()  # the feature settings to use
+    spec = runtime.NerfLandmarksSpec.from_config(dataclasses.asdict(config))
+    n = runtime.frame_total(len(clip.audio), dataset.fps)
+    times = label_times(clip, n, dataset.fps)
+    labels, fps = clip.labels, float(clip.labels["fps"])
+    neutral = labels["neutral3d"] if "neutral3d" in labels else labels["landmarks3d"][0]
+    offsets = (sample_labels(labels["landmarks3d"], fps, times) - neutral[None]) * 1000.0
+    spread = np.linspace(-0.5, 0.5, 5) * clip.time_scale / dataset.fps
+    blink = np.max([sample_labels(blink_labels(labels), fps, times + d) for d in spread], axis=0)
+    onset = onset_frames(blink)
+    return {"x": runtime.mel_windows(clip.audio, spec, n), "offsets": offsets.astype(np.float32), "blink": blink,
+            "onset": onset, "since_blink": runtime.since_blink(onset, dataset.fps)}
+
+
+VIEW_BUILDERS = {"spectrogram": spectrogram_view, "raw300": raw300_view, "mel80": mel80_view, "text": text_view,
+                 "tacotron": tacotron_view, "nerf_landmarks": nerf_landmarks_view}
 
 
 def collate(items: list[dict]) -> dict:

@@ -9,6 +9,9 @@ from typing import Any, Callable
 FAMILIES: dict[str, str] = {
     "cnn-gru": "training.families.cnn_gru",
     "qlearn": "training.families.qlearn",
+    "tacotron": "training.families.tacotron",
+    "nerf-landmarks": "training.families.nerf_landmarks",
+    "nerf": "training.families.nerf",
 }
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from backend.errors import InputError, ToolError
 
-from .args import option, parse, split_list
+from .args import not_corpora, option, parse, split_list
 
 
 @dataclass
@@ -98,10 +98,9 @@ def run_about(args: Args, argv: list[str] | None, train, val) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(Args, argv, "mouthpiece-train cnn-gru", __doc__.splitlines()[0])
-    for folder in split_list(args.data):
-        if not Path(folder, "manifest.jsonl").is_file():
-            print(f"mouthpiece-train cnn-gru: {folder}: not a corpus (no manifest.jsonl)", file=sys.stderr)
-            return 2
+    if missing := not_corpora(args.data):
+        print(f"mouthpiece-train cnn-gru: {missing[0]}: not a corpus (no manifest.jsonl)", file=sys.stderr)
+        return 2
     from .dataset import collate
     from .registry import get_family
     from .trainer import Trainer

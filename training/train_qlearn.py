@@ -17,7 +17,7 @@ from pathlib import Path
 
 from backend.errors import InputError, ToolError
 
-from .args import option, parse, split_list
+from .args import not_corpora, option, parse, split_list
 
 
 @dataclass
@@ -86,10 +86,9 @@ def environments(args: Args, config):
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(Args, argv, "mouthpiece-train qlearn", __doc__.splitlines()[0])
-    for folder in split_list(args.data):
-        if not Path(folder, "manifest.jsonl").is_file():
-            print(f"mouthpiece-train qlearn: {folder}: not a corpus (no manifest.jsonl)", file=sys.stderr)
-            return 2
+    if missing := not_corpora(args.data):
+        print(f"mouthpiece-train qlearn: {missing[0]}: not a corpus (no manifest.jsonl)", file=sys.stderr)
+        return 2
     from .registry import get_family
     from .trainer import Trainer
 

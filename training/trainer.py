@@ -27,6 +27,7 @@ from .registry import Family
 from .run_log import RunLog
 
 STEP_PREFIX = "step-"
+BUCKET_BATCHES = 32  # batches per length-sorted bucket (TrainConfig.bucket_by_length)
 BEST_PREFIX = "best-step-"
 
 
@@ -57,12 +58,20 @@ class TrainConfig:
     init_from: str = ""
     """a checkpoint (path without suffix) whose weights start a new run: a later training stage; a
     resumed run ignores it"""
+    init_parts: tuple[str, ...] = ()
+    """the model parts (state-dict prefixes, e.g. "encoder") taken from init_from, the rest starting fresh;
+    empty: the whole model, every tensor fitting"""
     workers: int = 0
+    bucket_by_length: bool = False
+    """batch utterances of similar lengths together (for families that pad whole utterances)"""
     device: str = "auto"
     """auto | cpu | cuda"""
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":
+        data = dict(data)
+        if "init_parts" in data:
+            data["init_parts"] = tuple(data["init_parts"])
         return cls(**data)
 
 
@@ -91,12 +100,24 @@ def setup_distributed(device_choice: str) -> Distributed:
     return Distributed(rank=rank, world=world, device=device)
 
 
-def epoch_batches(n_items: int, epoch: int, dist: Distributed, batch_size: int, seed: int) -> list[list[int]]:
-    """This process's index batches for an epoch: one seeded shuffle, shared out by rank, full batches."""
-    order = torch.randperm(n_items, generator=torch.Generator().manual_seed(seed * 100003 + epoch)).tolist()
+def epoch_batches(n_items: int, epoch: int, dist: Distributed, batch_size: int, seed: int,
+                  lengths: list[float] | None = None) -> list[list[int]]:
+    """This process's index batches for an epoch: one seeded shuffle, shared out by rank, full batches.
+
+    With `lengths`, each run of BUCKET_BATCHES batches of the shuffle is sorted by length before it is cut,
+    and the batches are shuffled again: batches of similar lengths, so that less time goes on padding."""
+    generator = torch.Generator().manual_seed(seed * 100003 + epoch)
+    order = torch.randperm(n_items, generator=generator).tolist()
     mine = order[dist.rank::dist.world]
     usable = len(order) // dist.world // batch_size * batch_size
-    return [mine[i:i + batch_size] for i in range(0, usable, batch_size)]
+    mine = mine[:usable]
+    if lengths is not None:
+        span = BUCKET_BATCHES * batch_size
+        mine = [i for start in range(0, usable, span) for i in sorted(mine[start:start + span], key=lengths.__getitem__)]
+    batches = [mine[i:i + batch_size] for i in range(0, usable, batch_size)]
+    if lengths is not None:
+        batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+    return batches
 
 
 def step_seed(seed: int, step: int, rank: int) -> int:
@@ -196,7 +217,7 @@ class Trainer:
         if not (self.config.resume and steps):
             return False
         saved = checkpoints.load(self.ckpt_dir / f"{STEP_PREFIX}{steps[-1]:07d}")
-        if saved.family != self.family.name or saved.config["model"] != self.record()["model"]:
+        if saved.family != self.family.name or self.family.config_from_dict(saved.config["model"]) != self.model_config:
             raise ValueError(f"{self.run_dir}: holds a {saved.family} run with another model config; "
                              "use a new run folder or turn resuming off")
         self.module.load_state_dict({k[6:]: torch.from_numpy(v) for k, v in saved.tensors.items()
@@ -211,13 +232,22 @@ class Trainer:
         return True
 
     def load_initial_weights(self, stem: str) -> None:
-        """Start from another run's weights (same family and layer shapes; normalisation included)."""
+        """Start from another run's weights (same family and layer shapes; normalisation included): all of
+        them, or only the `init_parts` a later stage keeps."""
         saved = checkpoints.load(stem)
         if saved.family != self.family.name:
             raise ValueError(f"{stem}: holds a {saved.family} model, not {self.family.name}")
         prefix = "model." if any(k.startswith("model.") for k in saved.tensors) else ""
         state = {k[len(prefix):]: torch.from_numpy(v) for k, v in saved.tensors.items() if k.startswith(prefix)
                  and not k.startswith(("optim.", "source."))}
+        parts = tuple(f"{part}." for part in self.config.init_parts)
+        if parts:
+            state = {k: v for k, v in state.items() if k.startswith(parts)}
+            missing = [k for k in self.module.state_dict() if k.startswith(parts) and k not in state]
+            if missing or not state:
+                raise ValueError(f"{stem}: lacks {missing[0] if missing else 'the parts'} "
+                                 f"({', '.join(self.config.init_parts)}) this stage starts from")
+            state = self.module.state_dict() | state
         try:
             self.module.load_state_dict(state)
         except RuntimeError as err:
@@ -307,8 +337,11 @@ class Trainer:
             return self.source.batches(self.module)
         if hasattr(self.train_data, "set_epoch"):
             self.train_data.set_epoch(self.epoch)
+        lengths = None
+        if self.config.bucket_by_length:
+            lengths = [self.train_data.records[p]["duration_s"] for p in self.train_data.draws]
         batches = epoch_batches(len(self.train_data), self.epoch, self.dist, self.config.batch_size,
-                                self.config.seed)
+                                self.config.seed, lengths)
         if not batches:
             raise ValueError(f"the training split has {len(self.train_data)} items, fewer than one batch of "
                              f"{self.config.batch_size} per process")

@@ -37,6 +37,8 @@ MODULES: dict[str, str] = {
     "cnn-gru": ".cnn_gru",
     "cnn-gru-causal": ".cnn_gru:load_causal",
     "qlearn": ".qlearn",
+    "tacotron": ".tacotron",
+    "nerf-landmarks": ".nerf_landmarks",
 }
 
 

@@ -62,3 +62,33 @@ def lstm(inputs: np.ndarray, w_ih, w_hh, b_ih, b_hh, state=None):
         h = sigmoid(o) * np.tanh(c)
         out[t] = h
     return out, (h, c)
+
+
+def lstm_cell(x: np.ndarray, h: np.ndarray, c: np.ndarray, w_ih_t, w_hh_t, bias):
+    """torch.nn.LSTMCell, one step: (h, c). Takes the transposed weights and the summed biases."""
+    gates = x @ w_ih_t + h @ w_hh_t + bias
+    i, f, g, o = np.split(gates, 4)
+    c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
+    return sigmoid(o) * np.tanh(c), c
+
+
+def bidirectional_lstm(inputs: np.ndarray, forward: tuple, backward: tuple) -> np.ndarray:
+    """torch.nn.LSTM(bidirectional=True), one layer, one unpadded sequence (T, in) -> (T, 2H)."""
+    ahead, _ = lstm(inputs, *forward)
+    behind, _ = lstm(inputs[::-1], *backward)
+    return np.concatenate([ahead, behind[::-1]], axis=1)
+
+
+def fold_batch_norm(weight: np.ndarray, bias: np.ndarray, gamma, beta, mean, var, eps: float = 1e-5):
+    """A convolution followed by an eval-mode BatchNorm as one convolution: (weight, bias)."""
+    scale = gamma / np.sqrt(var + eps)
+    return weight * scale[:, None, None], (bias - mean) * scale + beta
+
+
+def conv1d_same(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
+    """torch.nn.Conv1d with odd kernel K and padding K // 2 on channels-last (L, C_in) -> (L, C_out)."""
+    kernel = weight.shape[2]
+    padded = np.pad(x, ((kernel // 2, kernel // 2), (0, 0)))
+    patches = np.lib.stride_tricks.sliding_window_view(padded, kernel, axis=0)  # (L, C_in, K)
+    out = patches.reshape(len(x), -1) @ weight.reshape(weight.shape[0], -1).T
+    return out if bias is None else out + bias

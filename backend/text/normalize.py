@@ -38,14 +38,24 @@ def _spell_number(token: str) -> str:
     return f" {words} "
 
 
-def normalize_transcript(text: str) -> list[str]:
-    """Words as the aligner's dictionary spells them: 'Mr. Smith paid $5!' -> ['mister', 'smith', 'paid', ...]."""
+def spoken_words_and_symbols(text: str) -> str:
+    """Money, dates, times, abbreviations and symbols written as spoken; numbers, case and punctuation kept."""
     text = text.replace("\u2019", "'").replace("\u2018", "'")
     text = spoken_forms(text)
     for symbol, spoken in SYMBOLS.items():
         text = text.replace(symbol, spoken)
+    return text
+
+
+def spell_numbers(text: str) -> str:
+    return NUMBER.sub(lambda m: _spell_number(m.group(0)), text)
+
+
+def normalize_transcript(text: str) -> list[str]:
+    """Words as the aligner's dictionary spells them: 'Mr. Smith paid $5!' -> ['mister', 'smith', 'paid', ...]."""
+    text = spoken_words_and_symbols(text)
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    text = NUMBER.sub(lambda m: _spell_number(m.group(0)), text).lower()
+    text = spell_numbers(text).lower()
     text = text.replace("-", " ").replace("_", " ")
     text = WORD_CHARACTERS.sub(" ", text)
     return [word.strip("'") for word in text.split() if word.strip("'")]

@@ -39,6 +39,7 @@ class BuildOptions:
     seed: int = 0
     workers: int = 2
     render: bool = False
+    blinks: bool = True  # speech-aware blinks in the labels (training/corpus/blinks.py)
     voices: tuple[str, ...] = ()  # voice ids to use; empty means the catalogue
     voices_per_language: int | None = None  # the first N catalogue voices of each language
     progress: bool = True
@@ -84,12 +85,12 @@ def estimate_seconds(n_phones: int, voice: Voice, rate: float) -> float:
     return n_phones * SECONDS_PER_PHONE * pace + PAUSE_S
 
 
-def build_utterance(utterance: Utterance, root: Path, render: bool) -> dict:
+def build_utterance(utterance: Utterance, root: Path, render: bool, blinks: bool = True) -> dict:
     """Synthesize, label (and render) one utterance; return its manifest record once all files exist."""
     speech = synthesize(utterance.voice, utterance.text, utterance.rate, utterance.pitch)
     audio_path = Path("audio") / f"{utterance.id}.wav"
     labels_path = Path("labels") / f"{utterance.id}.npz"
-    labels = make_labels(speech.timeline, speech.duration_s, utterance.style)
+    labels = make_labels(speech.timeline, speech.duration_s, utterance.style, blinks)
     save_wav(root / audio_path, speech.audio, SAMPLE_RATE)
     save_npz(root / labels_path, labels)
     frames_path = None
@@ -107,9 +108,9 @@ def build_utterance(utterance: Utterance, root: Path, render: bool) -> dict:
             "style": {k: v for k, v in asdict(utterance.style).items() if k != "seed"}}
 
 
-def _build_job(job: tuple[Utterance, str, bool]) -> dict:
-    utterance, root, render = job
-    return build_utterance(utterance, Path(root), render)
+def _build_job(job: tuple[Utterance, str, bool, bool]) -> dict:
+    utterance, root, render, blinks = job
+    return build_utterance(utterance, Path(root), render, blinks)
 
 
 def check_config(root: Path, config: dict) -> None:
@@ -118,9 +119,10 @@ def check_config(root: Path, config: dict) -> None:
     if not path.is_file():
         return
     previous = mf.read_json(path)
-    for key in ("seed", "languages", "voices", "render", "label_fps"):
-        if previous.get(key) != config.get(key):
-            raise InputError(path, f"this folder holds a corpus built with {key}={previous.get(key)!r}, "
+    for key in ("seed", "languages", "voices", "render", "label_fps", "blinks"):
+        before = previous.get(key, False if key == "blinks" else None)  # corpora from before blinks had none
+        if before != config.get(key):
+            raise InputError(path, f"this folder holds a corpus built with {key}={before!r}, "
                                    f"not {config.get(key)!r}; choose another --out or the same options")
 
 
@@ -157,7 +159,7 @@ def build(options: BuildOptions) -> dict:
 def run_jobs(root: Path, pending: list[Utterance], options: BuildOptions) -> float:
     from tqdm import tqdm
 
-    jobs = [(u, str(root), options.render) for u in pending]
+    jobs = [(u, str(root), options.render, options.blinks) for u in pending]
     built_s = 0.0
     bar = tqdm(total=len(jobs), unit="utt", desc="corpus", disable=not options.progress)
     with mf.ManifestAppender(root) as appender:
@@ -191,6 +193,7 @@ def corpus_config(options: BuildOptions, voices: tuple[Voice, ...]) -> dict:
 
     return {"format": "mouthpiece.corpus", "version": 1, "seed": options.seed,
             "languages": list(options.languages), "minutes": options.minutes,
-            "voices": [v.id for v in voices], "render": options.render, "label_fps": LABEL_FPS,
+            "voices": [v.id for v in voices], "render": options.render, "blinks": options.blinks,
+            "label_fps": LABEL_FPS,
             "sample_rate": SAMPLE_RATE, "frames_fps": 25.0 if options.render else None,
             "tools": tool_versions()}

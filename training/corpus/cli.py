@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--minutes", required=True, type=float, help="minutes of speech to plan")
     parser.add_argument("--languages", default="en,es", help="comma-separated: en, es")
     parser.add_argument("--render", action="store_true", help="also render face frames and mouth crops")
+    parser.add_argument("--no-blinks", action="store_true", help="labels without blinks (EyeBlink_L/R stay 0)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel processes")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--voices", default="", help="comma-separated voice ids (default: the catalogue)")
@@ -55,6 +56,7 @@ def run_build(args: argparse.Namespace) -> int:
         return 2
     options = BuildOptions(out=args.out, minutes=args.minutes, languages=split_list(args.languages),
                            seed=args.seed, workers=max(1, args.workers), render=args.render,
+                           blinks=not args.no_blinks,
                            voices=split_list(args.voices), voices_per_language=args.voices_per_language,
                            progress=not args.quiet)
     summary = build(options)

@@ -135,6 +135,9 @@ def _end_pool(pool: ProcessPoolExecutor | None) -> None:
     for process in list((getattr(pool, "_processes", None) or {}).values()):
         if process.is_alive():
             process.kill()
+    call_queue = getattr(pool, "_call_queue", None)
+    if call_queue is not None:  # chunks still in its pipe have no reader now: exit without flushing them
+        call_queue.cancel_join_thread()
     pool.shutdown(wait=False, cancel_futures=True)
 
 

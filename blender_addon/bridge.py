@@ -71,6 +71,8 @@ def _kill_on_cancel(process: subprocess.Popen, cancel: threading.Event) -> None:
 
 def _follow(process: subprocess.Popen, progress: Progress, cancel: threading.Event | None) -> str | None:
     for line in process.stdout:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
         event = _parse(line)
         if event.get("event") == "progress":
             progress(float(event.get("fraction", 0.0)), str(event.get("message", "")))

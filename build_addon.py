@@ -41,6 +41,7 @@ PIP_PLATFORMS = {
 }
 ASSET_GLOBS = ("head.blend", "head_landmarks.npz", "models/*/model.safetensors", "models/*/model.json")
 SKIP_PARTS = {"__pycache__", ".pytest_cache"}
+COMMAND_LINE_ONLY_MODELS = {"lipsync_gen"}  # needs torch and MediaPipe: `mouthpiece lipsync`, not Blender
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,8 @@ def source_files() -> list[tuple[Path, str]]:
         if path.is_file() and not SKIP_PARTS & set(relative.parts) and path.suffix != ".pyc":
             pairs.append((path, relative.as_posix()))
     for pattern in ASSET_GLOBS:
-        pairs += [(p, p.relative_to(ROOT).as_posix()) for p in sorted((ROOT / "assets").glob(pattern))]
+        pairs += [(p, p.relative_to(ROOT).as_posix()) for p in sorted((ROOT / "assets").glob(pattern))
+                  if not COMMAND_LINE_ONLY_MODELS & set(p.parts)]
     return pairs
 
 

@@ -1,7 +1,10 @@
 """Build the default rigged head: assets/head.blend and assets/head_landmarks.npz.
 
-    blender -b --factory-startup --python assets/build_head.py [-- --out-dir assets]
-    .venv-bpy5/bin/python assets/build_head.py [--out-dir DIR]      # bpy as a module: the same vertices
+    blender -b --factory-startup --python assets/build_head.py [-- --out-dir assets] [--identity SEED]
+    .venv-bpy5/bin/python assets/build_head.py [--out-dir DIR] [--identity SEED]   # bpy as a module: the same vertices
+
+--identity SEED builds another face of the same rig (assets/head/identity.py; 0, the default, is the
+default head) into head_identity_SEED.blend and head_identity_SEED_landmarks.npz, three digits at least.
 
 The mesh, its 46 FaceWarehouse-style shape keys and its 68 landmark vertices come from code in
 assets/head/ (numpy only) and nothing random, so a rebuild gives the same vertices in any Blender. The
@@ -25,10 +28,9 @@ import bpy  # noqa: E402
 from backend.fileio import atomic_path  # noqa: E402
 from backend.rig import FACEWAREHOUSE_46  # noqa: E402
 from head import scene  # noqa: E402
-from head.design import DESIGN  # noqa: E402
-from head.keys import shape_key_offsets  # noqa: E402
-from head.landmarks import landmark_indices  # noqa: E402
-from head.mesh import MATERIAL_ORDER, build_mesh  # noqa: E402
+from head.geometry import head_geometry  # noqa: E402
+from head.identity import Identity, identity  # noqa: E402
+from head.mesh import MATERIAL_ORDER  # noqa: E402
 
 HEAD_NAME = "MouthpieceHead"
 LANDMARK_PROPERTY = "mouthpiece_landmarks"
@@ -37,23 +39,29 @@ LANDMARK_PROPERTY = "mouthpiece_landmarks"
 @dataclass(frozen=True)
 class BuildOptions:
     out_dir: Path = ASSETS  # where head.blend and head_landmarks.npz are written
+    identity: int = 0  # the face's seed; 0 is the default head
+
+    def paths(self) -> tuple[Path, Path]:
+        """(.blend, landmark .npz) this build writes."""
+        stem = "head" if self.identity == 0 else f"head_identity_{self.identity:03d}"
+        return self.out_dir / f"{stem}.blend", self.out_dir / f"{stem}_landmarks.npz"
 
 
-def build_scene() -> tuple[bpy.types.Scene, bpy.types.Object, bpy.types.Object]:
-    """A fresh scene holding the head, its eyes, a camera and lights. Returns (scene, head, camera)."""
-    mesh = build_mesh(DESIGN)
-    offsets = shape_key_offsets(mesh, FACEWAREHOUSE_46, DESIGN)
-    landmarks = landmark_indices(mesh, DESIGN)
+def build_scene(face: Identity | None = None) -> tuple[bpy.types.Scene, bpy.types.Object, bpy.types.Object]:
+    """A fresh scene holding the head (the default one unless `face` says otherwise), its eyes, a camera
+    and lights. Returns (scene, head, camera)."""
+    face = face or identity(0)
+    geometry = head_geometry(FACEWAREHOUSE_46, face.design)
 
     scn = scene.empty_scene()
     collection = scn.collection
-    head = scene.mesh_object(HEAD_NAME, mesh.positions, mesh.faces, mesh.face_material, MATERIAL_ORDER, collection)
-    add_shape_keys(head, mesh.positions, offsets)
-    head[LANDMARK_PROPERTY] = [int(i) for i in landmarks]
+    head = scene.mesh_object(HEAD_NAME, geometry.positions, geometry.faces, geometry.face_material,
+                             MATERIAL_ORDER, collection, face.colours)
+    add_shape_keys(head, geometry.positions, geometry.offsets)
+    head[LANDMARK_PROPERTY] = [int(i) for i in geometry.landmarks]
     scene.add_subdivision(head)
-    ex, ey, ez = DESIGN.eye_center
-    for side, sign in (("L", 1.0), ("R", -1.0)):
-        eye = scene.add_eyeball(f"Eye_{side}", (sign * ex, ey, ez), DESIGN, head, collection)
+    for side, centre in zip("LR", geometry.eye_centres):
+        eye = scene.add_eyeball(f"Eye_{side}", centre, geometry.eye_radius, head, collection, face.colours)
         scene.drive_gaze(eye, head, side)
     camera = scene.add_camera_and_light(scn, scene.CAMERA_TARGET, collection)
     scene.setup_render(scn)
@@ -91,10 +99,9 @@ def landmark_table(scn, head, camera) -> dict[str, np.ndarray]:
 
 
 def write_outputs(options: BuildOptions) -> tuple[Path, Path]:
-    scn, head, camera = build_scene()
+    scn, head, camera = build_scene(identity(options.identity))
     table = landmark_table(scn, head, camera)
-    blend_path = options.out_dir / "head.blend"
-    npz_path = options.out_dir / "head_landmarks.npz"
+    blend_path, npz_path = options.paths()
     bpy.context.preferences.filepaths.save_version = 0  # no .blend1 backup of the temporary file
     with atomic_path(blend_path) as tmp:
         bpy.ops.wm.save_as_mainfile(filepath=str(tmp), compress=True, copy=True)
@@ -109,8 +116,11 @@ def parse_options(argv=None) -> BuildOptions:
         argv = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else sys.argv[1:]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out-dir", type=Path, default=BuildOptions.out_dir)
+    parser.add_argument("--identity", type=int, default=0, help="face seed (0: the default head)")
     args = parser.parse_args(argv)
-    return BuildOptions(out_dir=args.out_dir)
+    if args.identity < 0:
+        parser.error(f"--identity must be 0 or more, not {args.identity}")
+    return BuildOptions(out_dir=args.out_dir, identity=args.identity)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""`mouthpiece` command line: animate, batch, models, render."""
+"""`mouthpiece` command line: animate, batch, models, render, score, lipsync."""
 from __future__ import annotations
 
 import argparse
@@ -48,6 +48,18 @@ def build_parser() -> argparse.ArgumentParser:
     from .batch_cli import add_arguments as add_batch_arguments
 
     add_batch_arguments(commands.add_parser("batch", help="animate every line of a folder or CSV/JSON manifest"))
+    from .score_cli import add_arguments as add_score_arguments
+
+    lipsync = commands.add_parser("lipsync", help="redraw the lower face of a video to speak new audio (needs the "
+                                                  "training extras: torch, mediapipe)")
+    lipsync.add_argument("--video", required=True, help="a video with one face (real footage or a render)")
+    lipsync.add_argument("--audio", required=True, help="the new line (anything ffmpeg decodes)")
+    lipsync.add_argument("--out", required=True, help="the output video (.mp4)")
+    lipsync.add_argument("--generator", help="generator checkpoint (default: assets/models/lipsync_gen/model)")
+    lipsync.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    lipsync.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_score_arguments(commands.add_parser("score", help="how well a take is in sync: the lip-sync expert's "
+                                                          "confidence, distance and best offset"))
     commands.add_parser("render", help="animate the default head and render an MP4 (needs bpy); "
                                        "`mouthpiece render --help` for options", add_help=False)
     return parser
@@ -70,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
     try:
-        return {"animate": run_animate, "models": run_models, "batch": run_batch}[args.command](args)
+        return {"animate": run_animate, "models": run_models, "batch": run_batch,
+                "score": run_score, "lipsync": run_lipsync}[args.command](args)
     except MouthpieceError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 1
@@ -86,6 +99,40 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def run_lipsync(args: argparse.Namespace) -> int:
+    from .errors import InputError
+
+    if Path(args.out).suffix.lower() != ".mp4":
+        raise InputError(args.out, "lipsync writes .mp4 videos")
+    try:
+        from training.lipsync import lipsync, load_generator
+    except ImportError as err:
+        print(f"{PROG}: error: lipsync needs the training extras ({err.name} is missing): "
+              "pip install -e '.[train]'", file=sys.stderr)
+        return 1
+    generator = args.generator or str(Path(__file__).resolve().parents[1] / "assets" / "models" / "lipsync_gen" / "model")
+    from . import checkpoints
+
+    if not checkpoints.paths(checkpoints.stem_of(generator))[1].is_file():
+        raise InputError(generator, "no lip-sync generator here; train one with `mouthpiece-train lipsync-gen`")
+    from tqdm import tqdm
+
+    with tqdm(unit="frame", desc="lipsync", disable=args.quiet) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        count = lipsync(args.video, args.audio, args.out, load_generator(generator), args.overwrite, progress)
+    print(f"wrote {args.out}: {count} frames")
+    return 0
+
+
+def run_score(args: argparse.Namespace) -> int:
+    from .score_cli import run
+
+    return run(args)
 
 
 def run_animate(args: argparse.Namespace) -> int:

@@ -15,7 +15,7 @@ bl_info = {
     "category": "Animation",
 }
 
-MODULES = ("properties", "preferences", "operators", "operators_edit", "panels", "add_head")
+MODULES = ("properties", "preferences", "operators", "operators_edit", "score_take", "panels", "add_head")
 
 
 def _modules():

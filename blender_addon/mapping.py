@@ -1,14 +1,14 @@
 """From an Animation's channels to a head's shape keys: presets, custom maps, and the landmark solver."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import bpy
 import numpy as np
 
-from .backend.animation import Animation, split_weight_channels
+from .backend.animation import Animation
 from .backend.errors import InputError
+from .backend.landmark_solve import solve_landmark_animation
 from .backend.rig import FACEWAREHOUSE_46, RetargetMap, auto_match_map, preset_map
 
 PRESET_ITEMS = (
@@ -121,56 +121,9 @@ def block_coords(block: bpy.types.ShapeKey) -> np.ndarray:
     return coords.reshape(-1, 3)
 
 
-LANDMARK_CHANNEL = re.compile(r"^(lip|lm)(\d+)_([xyz])$")
-LIP_FIRST_LANDMARK = 48  # lipNN is iBUG landmark 48 + NN
-
-
-def landmark_layout(channels: list[str]) -> tuple[list[int], list[str], np.ndarray]:
-    """(iBUG landmark indices, axes, [landmarks x axes] column of each channel) of a landmark animation.
-
-    Channels are `lipNN_x` (NN counts the 20 lip points from iBUG 48) or `lmNN_x` (iBUG index NN).
-    """
-    parsed = []
-    for channel in channels:
-        match = LANDMARK_CHANNEL.match(channel)
-        if match is None:
-            raise InputError(None, f"landmark channel {channel!r} is not named like lip00_x or lm48_x")
-        offset = LIP_FIRST_LANDMARK if match.group(1) == "lip" else 0
-        parsed.append((offset + int(match.group(2)), match.group(3)))
-    landmarks = sorted({lm for lm, _ in parsed})
-    axes = sorted({axis for _, axis in parsed})
-    columns = np.full((len(landmarks), len(axes)), -1, dtype=np.int64)
-    for column, (lm, axis) in enumerate(parsed):
-        columns[landmarks.index(lm), axes.index(axis)] = column
-    if (columns < 0).any():
-        raise InputError(None, "landmark animation lacks some axes for some landmarks")
-    return landmarks, axes, columns
-
-
 def solve_landmarks(anim: Animation, obj: bpy.types.Object, key: bpy.types.Key) -> Retargeted:
-    """Landmark animation -> shape-key weights by the backend's bounded least squares (weights in [0, 1]).
-
-    Values are offsets from the rest pose in the head's object units; with meta "landmark_space":
-    "absolute" they are positions, and the rest pose is subtracted. Blink channels beside the landmarks
-    (EyeBlink_L/R) are keyed onto the shape keys of those names as they are, in place of the solved ones.
-    """
-    from .backend.solver import solve_weights
-
-    anim, direct_names, direct_values = split_weight_channels(anim)
-    landmarks, axes, columns = landmark_layout(anim.channels)
+    """Landmark animation -> shape-key weights by the backend's bounded least squares (weights in [0, 1]);
+    see backend/landmark_solve.py for units and blink channels."""
     rest, offsets = landmark_basis(obj, key)
-    if max(landmarks) >= len(rest):
-        raise InputError(None, f"the animation uses landmark {max(landmarks)}, but {obj.name!r} "
-                               f"has {len(rest)} in {LANDMARK_PROPERTY!r}")
-    axis_index = ["xyz".index(a) for a in axes]
-    targets = anim.values[:, columns]  # [T, L, D]
-    if anim.meta.get("landmark_space") == "absolute":
-        targets = targets - rest[np.ix_(landmarks, axis_index)][None]
-    names = list(offsets)
-    basis = np.stack([offsets[n][np.ix_(landmarks, axis_index)] for n in names])  # [K, L, D]
-    weights = solve_weights(basis, targets)
-    for name, column in zip(direct_names, direct_values.T):
-        if name in names:
-            weights[:, names.index(name)] = np.clip(column, 0.0, 1.0)
-    missing = tuple(name for name in direct_names if name not in names)
+    names, weights, missing = solve_landmark_animation(anim, rest, offsets, repr(obj.name))
     return Retargeted(names, weights, (), missing)

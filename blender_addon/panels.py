@@ -9,6 +9,7 @@ from .keyframes import OBJECT_TAG, TAKE_TAG
 from .operators import ACTIVE_JOBS, heads_in
 from .properties import model_caveat
 from .runtime_note import draw_runtime_note
+from .score_take import draw_score
 from .sound import strips_attribute
 from .takes import active_action, in_nla, take_order
 
@@ -197,6 +198,7 @@ class MOUTHPIECE_PT_takes(MouthpiecePanel, bpy.types.Panel):
     def draw(self, context):
         self.layout.template_list("MOUTHPIECE_UL_takes", "", bpy.data, "actions",
                                   context.scene.mouthpiece, "take_index", rows=3)
+        draw_score(self.layout, context)
 
 
 class MOUTHPIECE_PT_files(MouthpiecePanel, bpy.types.Panel):

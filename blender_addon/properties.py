@@ -141,6 +141,14 @@ class MOUTHPIECE_PG_settings(bpy.types.PropertyGroup):
     progress: FloatProperty(name="Progress", default=0.0, min=0.0, max=1.0, subtype="FACTOR")
     status: StringProperty(name="Status", default="")
     running: BoolProperty(name="Running", default=False)
+    score_take: StringProperty(name="Scored Take", default="", description="The take the score below is of")
+    score_confidence: FloatProperty(name="Confidence", default=0.0, precision=3,
+                                    description="LSE-C of the lip-sync expert: higher is better")
+    score_distance: FloatProperty(name="Distance", default=0.0, precision=3,
+                                  description="LSE-D of the lip-sync expert: lower is better")
+    score_offset: IntProperty(name="Offset", default=0,
+                              description="How many frames (at 25 fps) the mouth runs behind the sound")
+    score_summary: StringProperty(name="Score", default="")
 
 
 classes = (MOUTHPIECE_PG_route, MOUTHPIECE_PG_settings)

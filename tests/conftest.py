@@ -30,3 +30,17 @@ def tone_wav(tmp_path) -> Path:
     path = tmp_path / "tone.wav"
     soundfile.write(path, np.stack([mono, mono], axis=1), rate)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_expert(tmp_path_factory) -> Path:
+    """A small lip-sync expert with random weights (enough to run the scoring code end to end), or the one
+    $MOUTHPIECE_SYNC_EXPERT names (how tests in Blender's own Python, which has no torch, get one)."""
+    import os
+
+    if os.environ.get("MOUTHPIECE_SYNC_EXPERT"):
+        return Path(os.environ["MOUTHPIECE_SYNC_EXPERT"])
+    pytest.importorskip("torch")
+    from tiny_expert import save_tiny_expert
+
+    return save_tiny_expert(tmp_path_factory.mktemp("expert"))

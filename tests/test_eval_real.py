@@ -109,7 +109,7 @@ def other_language_manifest(folder: Path) -> Path:
     return folder / "manifest.tsv"
 
 
-def test_eval_writes_real_speech_tables(real_corpus, tmp_path):
+def test_eval_writes_real_speech_tables(real_corpus, tmp_path, tiny_expert):
     from training.evaluate import main
 
     if not SHIPPED_GRU.with_suffix(".json").is_file():
@@ -121,13 +121,15 @@ def test_eval_writes_real_speech_tables(real_corpus, tmp_path):
     other = other_language_manifest(tmp_path / "other")
     code = main(["--data", str(real_corpus), "--real", str(real_corpus), "--no-phonemes", "--out", str(out),
                  "--gru", str(SHIPPED_GRU), "--causal", missing, "--lstm", missing, "--static", missing,
-                 "--librivox", str(librivox), "--max-items", "6", "--languages-manifest", str(other)])
+                 "--librivox", str(librivox), "--max-items", "6", "--languages-manifest", str(other),
+                 "--sync-expert", str(tiny_expert)])
     assert code == 0
     report = (out / "cnn_gru_eval.md").read_text("utf-8")
     for heading in ("## Held-out voices, all languages", "## Held-out voices, by language",
                     "## Real speech, held-out speakers", "### By language", "## Real speech (LibriVox"):
         assert heading in report
     assert "| es | CNN+GRU" in report and "| en | Lazy (closed mouth)" in report
+    assert "Expert sync" in report
     results = json.loads((out / "cnn_gru_eval.json").read_text("utf-8"))
     shipped = json.loads(SHIPPED_GRU.with_suffix(".json").read_text("utf-8"))["config"]["model"]
     assert results["models"]["CNN+GRU"]["lookahead_ms"] == pytest.approx(1000 * shipped["delay_frames"] / shipped["fps"])
@@ -135,3 +137,4 @@ def test_eval_writes_real_speech_tables(real_corpus, tmp_path):
     assert {"Phoneme path (DTW alignment)", "CNN+GRU", "Lazy (closed mouth)"} <= set(results["other_languages"]["all"])
     assert set(results["real_corpus"]["by_language"]) == {"en", "es"}
     assert "CNN+GRU" in results["real_corpus"]["all"] and results["real_speech"] == {}
+    assert all(row["expert_sync"] is not None for row in results["held_out_all"].values())

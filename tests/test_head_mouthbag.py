@@ -15,6 +15,7 @@ from backend.rig import FACEWAREHOUSE_46, facewarehouse_table
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "assets"))
 
+from head.design import DESIGN, Design  # noqa: E402
 from head.keys import shape_key_offsets  # noqa: E402
 from head.mesh import build_mesh  # noqa: E402
 
@@ -29,10 +30,10 @@ CLOSURE_CLASSES = ("bilabial", "labiodental")
 class ViewDepth:
     """How far each inner-mouth vertex lies behind the skin along the camera's axis (+Y), per pose."""
 
-    def __init__(self):
-        mesh = build_mesh()
+    def __init__(self, design: Design = DESIGN):
+        mesh = build_mesh(design)
         self.rest = mesh.positions
-        self.offsets = shape_key_offsets(mesh, FACEWAREHOUSE_46)
+        self.offsets = shape_key_offsets(mesh, FACEWAREHOUSE_46, design)
         inner = np.arange(mesh.n_skin, len(self.rest))
         z = self.rest[inner, 2]
         self.inner = inner[(z > -0.09) & (z < -0.03)]  # cavity, teeth and tongue; not the brows

@@ -25,6 +25,10 @@ def _add_option(parser: argparse.ArgumentParser, field: dataclasses.Field, hint)
         parser.add_argument(flag, dest=field.name, action=argparse.BooleanOptionalAction, default=default,
                             help=help_text)
         return
+    if typing.get_origin(hint) is tuple:  # a repeatable option: each use adds an item
+        parser.add_argument(flag, dest=field.name, action="append", required=required, default=default,
+                            help=f"{help_text} (repeatable)")
+        return
     choices = field.metadata.get("choices")
     kind = _scalar_type(hint)
     parser.add_argument(flag, dest=field.name, type=kind, default=default, required=required,

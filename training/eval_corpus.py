@@ -70,8 +70,11 @@ class Totals:
     diffs: int = 0
     utterances: int = 0
     sync: SyncCounts = field(default_factory=SyncCounts)
+    expert_sum: float = 0.0  # the lip-sync expert's LSE-C at offset 0, summed over scored utterances
+    expert_count: int = 0
 
-    def add(self, predicted: np.ndarray, truth: np.ndarray, head, sync: SyncCounts) -> None:
+    def add(self, predicted: np.ndarray, truth: np.ndarray, head, sync: SyncCounts,
+            expert: float | None = None) -> None:
         n, d = len(truth), max(0, len(truth) - 1)
         self.frames += n
         self.diffs += d
@@ -82,12 +85,16 @@ class Totals:
             self.smooth_error += temporal_smoothness_error(predicted, truth) * d
             self.self_smooth += self_smoothness(predicted) * d
         self.sync += sync
+        if expert is not None:
+            self.expert_sum += expert
+            self.expert_count += 1
 
     def row(self) -> dict:
         frames, diffs = max(1, self.frames), max(1, self.diffs)
         return {"utterances": self.utterances, "frames": self.frames, "weight_mse": self.sq_error / frames,
                 "lip_rmse_mm": float(np.sqrt(self.lip_sq_mm / frames)),
                 "temporal_smoothness_error": self.smooth_error / diffs, "self_smoothness": self.self_smooth / diffs,
+                "expert_sync": self.expert_sum / self.expert_count if self.expert_count else None,
                 **self.sync.row()}
 
 
@@ -99,9 +106,10 @@ class Pools:
     by_language: dict[str, dict[str, Totals]] = field(default_factory=dict)
 
     def add(self, language: str, name: str, predicted: np.ndarray, truth: np.ndarray, head,
-            sync: SyncCounts) -> None:
-        self.everything.setdefault(name, Totals()).add(predicted, truth, head, sync)
-        self.by_language.setdefault(language, {}).setdefault(name, Totals()).add(predicted, truth, head, sync)
+            sync: SyncCounts, expert: float | None = None) -> None:
+        self.everything.setdefault(name, Totals()).add(predicted, truth, head, sync, expert)
+        self.by_language.setdefault(language, {}).setdefault(name, Totals()).add(predicted, truth, head, sync,
+                                                                                  expert)
 
     def rows(self) -> tuple[dict, dict]:
         return ({name: t.row() for name, t in self.everything.items()},
@@ -167,8 +175,19 @@ def label_source(record: dict) -> str | None:
     return f"{record['aligner']}, {record.get('transcript_source', 'unknown')} transcript"
 
 
-def evaluate_items(items: list[Item], predictors: Predictors, head, desc: str) -> CorpusResult:
-    """Pooled metrics per row, in all and per language, and one English utterance's curves."""
+def expert_sync(scorer, weights: np.ndarray, audio: np.ndarray, fps: float) -> float | None:
+    """The lip-sync expert's LSE-C at offset 0 for 46 weights at `fps` (None without a scorer)."""
+    if scorer is None:
+        return None
+    from backend.animation import Animation
+    from backend.rig import FACEWAREHOUSE_46
+
+    return float(scorer(Animation(fps, list(FACEWAREHOUSE_46), weights), audio)["in_time_confidence"])
+
+
+def evaluate_items(items: list[Item], predictors: Predictors, head, desc: str, scorer=None) -> CorpusResult:
+    """Pooled metrics per row, in all and per language, and one English utterance's curves; with a
+    `scorer` (training/eval_sync.py ExpertScorer), the lip-sync expert's score of every row too."""
     from tqdm import tqdm
 
     pools, example, sources = Pools(), {}, {}
@@ -179,7 +198,8 @@ def evaluate_items(items: list[Item], predictors: Predictors, head, desc: str) -
         outputs = predict_rows(item, reference, predictors)
         for name, predicted in outputs.items():
             sync = sync_of(predicted, reference, predictors.fps, head)
-            pools.add(item.language, name, predicted, reference.truth, head, sync)
+            expert = expert_sync(scorer, predicted, reference.audio, predictors.fps)
+            pools.add(item.language, name, predicted, reference.truth, head, sync, expert)
         source = label_source(item.record)
         if source:
             sources[source] = sources.get(source, 0) + 1

@@ -28,7 +28,7 @@ class Column:
     def cell(self, name: str, row: dict) -> str:
         if name == TRUTH and self.key in ZERO_FOR_TRUTH:
             return "0"
-        value = row[self.key]
+        value = row.get(self.key)
         text = "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else self.fmt.format(value)
         if self.count_key:
             text += f" ({row[self.count_key]})"
@@ -43,9 +43,10 @@ UTTERANCES = Column("Utterances", "utterances", "{}")
 CLOSURE = Column("Bilabial closure", "closure_rate", "{:.3f}", count_key="bilabials")
 OPEN = Column("Open vowels", "open_rate", "{:.3f}", count_key="open_vowels")
 SYNC = Column("Sync score", "sync_score", "{:.3f}", bold=True)
-TABLE_COLUMNS = (MSE, LIP, SMOOTH_ERROR, SELF_SMOOTH, UTTERANCES)
-REAL_COLUMNS = (MSE, LIP, SELF_SMOOTH, CLOSURE, OPEN, SYNC, UTTERANCES)
-CLIP_COLUMNS = (CLOSURE, OPEN, SYNC)
+EXPERT = Column("Expert sync", "expert_sync", "{:.3f}")
+TABLE_COLUMNS = (MSE, LIP, SMOOTH_ERROR, SELF_SMOOTH, EXPERT, UTTERANCES)
+REAL_COLUMNS = (MSE, LIP, SELF_SMOOTH, CLOSURE, OPEN, SYNC, EXPERT, UTTERANCES)
+CLIP_COLUMNS = (CLOSURE, OPEN, SYNC, EXPERT)
 
 
 def ordered(rows: dict) -> list[str]:
@@ -154,11 +155,13 @@ def markdown(results: dict) -> str:
     parts = ["# CNN+GRU evaluation", "",
              f"Corpus `{results['corpus']}`, split `{results['split']}` ({unseen(results['split'], 'voices')}"
              f"{results['evaluated']} of its {results['available']} utterances, evenly spaced), "
-             f"at {results['fps']:g} fps. Pooled over frames. Lower is better everywhere except the sync score.",
+             f"at {results['fps']:g} fps. Pooled over frames. Lower is better everywhere except the sync scores.",
              "Temporal smoothness error: mean squared difference between predicted and true frame-to-frame "
              "changes. Self-smoothness: mean squared frame-to-frame change of the prediction alone "
              "(the ground truth's own value is its row). A learned row's name gives its lookahead (audio heard "
-             "past the frame it animates) when it has one.", ""]
+             "past the frame it animates) when it has one. Expert sync: the lip-sync expert's LSE-C at offset 0 "
+             "on the default head drawn for each row (`mouthpiece score`; higher is better; per utterance, "
+             "averaged; `mouthpiece-train eval-sync` has the full table for every model).", ""]
     parts += synthetic_section(results, labels)
     parts += real_corpus_section(results.get("real_corpus"), labels)
     parts += librivox_section(results, labels)

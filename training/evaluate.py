@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from .args import option, parse, split_list
-from .eval_corpus import CorpusResult, evaluate_items, language_group, select_items
+from .eval_corpus import CorpusResult, evaluate_items, expert_sync, language_group, select_items
 from .eval_metrics import SyncCounts, read_phones, sync_counts, sync_phone_classes
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,6 +40,8 @@ class Args:
                            "their --split holds held-out speakers")
     max_real_items: int = option(150, "real-speech utterances at most, evenly spaced through the split")
     phonemes: bool = option(True, "evaluate the phoneme path too (pocketsphinx alignment with the known text)")
+    sync_expert: str = option("", "lip-sync expert for the Expert sync column (default: the shipped one; "
+                                  "'none' leaves the column out)")
     librivox: str = option(str(REPO.parent / "shared" / "data" / "librivox"), "real-speech clips with phone timings")
     languages_manifest: str = option(str(REPO.parent / "shared" / "data" / "realspeech" / "manifest.tsv"),
                                      "real-speech manifest.tsv whose transcribed non-English clips are scored "
@@ -125,18 +127,33 @@ def real_folders(args: Args) -> list[str]:
     return list(split_list(args.real))
 
 
-def evaluate_real_corpora(args: Args, predictors: Predictors, head) -> dict | None:
+def expert_scorer(args: Args, notes: list[str]):
+    """The lip-sync expert scorer for the Expert sync column, or None (noted) when there is none."""
+    from backend.errors import InputError
+
+    from .eval_sync import ExpertScorer
+
+    if args.sync_expert == "none":
+        return None
+    try:
+        return ExpertScorer(args.sync_expert)
+    except InputError as err:
+        notes.append(f"Expert sync column left out: {err}")
+        return None
+
+
+def evaluate_real_corpora(args: Args, predictors: Predictors, head, scorer=None) -> dict | None:
     """The real-speech corpora's held-out speakers, pooled and per language; None without --real."""
     folders = real_folders(args)
     if not folders:
         return None
     items, available = select_items(folders, args.split, args.max_real_items)
-    result = evaluate_items(items, predictors, head, "held-out speakers")
+    result = evaluate_items(items, predictors, head, "held-out speakers", scorer)
     return {"folders": folders, "split": args.split, "evaluated": len(items), "available": available,
             "label_sources": result.label_sources, "all": result.everything, "by_language": result.by_language}
 
 
-def evaluate_librivox(args: Args, predictors: Predictors, head) -> dict:
+def evaluate_librivox(args: Args, predictors: Predictors, head, scorer=None) -> dict:
     """Sync score per row over the LibriVox clips, from each clip's reference phone timings."""
     from backend.audio import load_audio
     from backend.headmodel import inner_lip_gap
@@ -144,6 +161,7 @@ def evaluate_librivox(args: Args, predictors: Predictors, head) -> dict:
     clips = sorted(Path(args.librivox).glob("*.wav"))
     classes = sync_phone_classes("arpabet")
     totals: dict[str, SyncCounts] = {}
+    experts: dict[str, list[float]] = {}
     for wav in clips:
         phones_path = wav.with_suffix(".phone.json")
         text_path = wav.with_suffix(".txt")
@@ -154,9 +172,15 @@ def evaluate_librivox(args: Args, predictors: Predictors, head) -> dict:
         text = text_path.read_text("utf-8").strip() if text_path.is_file() else ""
         n = max(1, int(round(len(audio) / 16000 * predictors.fps)))
         for name, predict in predictors.by_name.items():
-            gap = inner_lip_gap(head.landmarks(predict(audio, str(wav), text, n)))
+            weights = predict(audio, str(wav), text, n)
+            gap = inner_lip_gap(head.landmarks(weights))
             totals[name] = totals.get(name, SyncCounts()) + sync_counts(gap, predictors.fps, phones, classes)
-    return {name: {"clips": len(clips), **c.row()} for name, c in totals.items()}
+            score = expert_sync(scorer, weights, audio, predictors.fps)
+            if score is not None:
+                experts.setdefault(name, []).append(score)
+    return {name: {"clips": len(clips), **c.row(),
+                   "expert_sync": float(np.mean(experts[name])) if name in experts else None}
+            for name, c in totals.items()}
 
 
 def evaluate_other_languages_of(args: Args, predictors: Predictors, head) -> dict | None:
@@ -200,10 +224,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         head = headmodel.load()
         predictors = build_predictors(args)
+        scorer = expert_scorer(args, predictors.notes)
         items, available = select_items([args.data], args.split, args.max_items)
-        synthetic = evaluate_items(items, predictors, head, "held-out voices")
-        real = evaluate_real_corpora(args, predictors, head)
-        librivox = evaluate_librivox(args, predictors, head)
+        synthetic = evaluate_items(items, predictors, head, "held-out voices", scorer)
+        real = evaluate_real_corpora(args, predictors, head, scorer)
+        librivox = evaluate_librivox(args, predictors, head, scorer)
         other = evaluate_other_languages_of(args, predictors, head)
     except (MouthpieceError, ValueError) as err:
         print(f"mouthpiece-train eval: {err}", file=sys.stderr)

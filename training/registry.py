@@ -12,6 +12,8 @@ FAMILIES: dict[str, str] = {
     "tacotron": "training.families.tacotron",
     "nerf-landmarks": "training.families.nerf_landmarks",
     "nerf": "training.families.nerf",
+    "sync-expert": "training.families.sync_expert",
+    "lipsync-gen": "training.families.lipsync_gen",
 }
 
 
@@ -38,6 +40,11 @@ class Family:
     prepare: Callable[[Any, Any], None]
     loss: Callable[[Any, dict], tuple[Any, dict]]
     source: Callable[..., Any] | None = None
+    critic: str = ""
+    """a GAN's discriminator: the name of the model's submodule that the main optimizer leaves alone and a
+    second Adam steps, after each main step, on `critic_loss(model, batch)`; the batch holds whatever the
+    family's `loss` left in it (its generated samples). A model whose submodule is None has no critic."""
+    critic_loss: Callable[[Any, dict], tuple[Any, dict]] | None = None
 
     def config_from_dict(self, data: dict):
         return self.config_class.from_dict(data)

@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader, Dataset
 from backend import checkpoints
 from backend.checkpoints import Checkpoint
 
+from .critic import CriticStep
 from .registry import Family
 from .run_log import RunLog
 
@@ -154,7 +155,9 @@ class Trainer:
         if self.dist.device.type == "cpu":
             torch.use_deterministic_algorithms(True)
         self.module = family.build(model_config).to(self.dist.device)
-        self.optimizer = torch.optim.Adam(self.module.parameters(), lr=config.lr)
+        self.critic = CriticStep.of(self.module, family, config.lr)  # a GAN's discriminator, its own Adam
+        self.optimizer = torch.optim.Adam([p for p in self.module.parameters()
+                                           if self.critic is None or not self.critic.owns(p)], lr=config.lr)
         self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
         self.best_val = math.inf
         self.log = RunLog(self.run_dir, config.tensorboard) if self.dist.is_main else None
@@ -180,6 +183,9 @@ class Trainer:
         groups = [{key: value for key, value in group.items()} for group in state["param_groups"]]
         extra = {"optimizer_groups": groups, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
                  "best_val": self.best_val if math.isfinite(self.best_val) else None}
+        if self.critic is not None:
+            critic_tensors, extra["critic_optimizer_groups"] = self.critic.state()
+            tensors |= critic_tensors
         if self.source is not None:
             source_tensors, extra["source"] = self.source.state()
             tensors |= {f"source.{key}": value for key, value in source_tensors.items()}
@@ -223,6 +229,8 @@ class Trainer:
         self.module.load_state_dict({k[6:]: torch.from_numpy(v) for k, v in saved.tensors.items()
                                      if k.startswith("model.")})
         self.optimizer.load_state_dict(self._optimizer_state(saved))
+        if self.critic is not None:
+            self.critic.load_state(saved.tensors, saved.extra["critic_optimizer_groups"], self.dist.device)
         self.step, self.epoch = saved.step, saved.extra["epoch"]
         self.batch_in_epoch = saved.extra["batch_in_epoch"]
         self.best_val = math.inf if saved.extra["best_val"] is None else saved.extra["best_val"]
@@ -359,8 +367,11 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.config.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.module.parameters(), self.config.grad_clip)
+            torch.nn.utils.clip_grad_norm_(self.optimizer.param_groups[0]["params"], self.config.grad_clip)
         self.optimizer.step()
+        if self.critic is not None:
+            metrics = metrics | self.critic.step(model, batch, learning_rate(self.step, self.config),
+                                                 self.config.grad_clip, self._autocast)
         return float(loss.detach()), metrics
 
     def _autocast(self):

@@ -25,6 +25,11 @@ class Design:
     mouth_half_width: float = 0.024
     upper_lip_height: float = 0.0085  # seam to the upper vermilion border at the centre
     lower_lip_height: float = 0.0095
+    upper_lip_fullness: float = 1.0  # forward bulge of the upper lip, relative to the default head's
+    lower_lip_fullness: float = 1.0
+    nose_size: float = 1.0  # how far the nose stands out, relative to the default head's
+    nose_width: float = 1.0  # width of the bridge, the alae and the nostrils, likewise
+    chin_size: float = 1.0  # forward bulge of the chin, likewise
 
     jaw_hinge: tuple[float, float] = (0.018, 0.002)  # (y, z) of the jaw's rotation axis (parallel to X)
     jaw_open_angle: float = 0.27  # radians at JawOpen = 1
@@ -32,6 +37,7 @@ class Design:
     neck_center_y: float = 0.012
     neck_radii: tuple[float, float] = (0.054, 0.058)  # x, y
     neck_bottom_z: float = -0.24
+    scale: tuple[float, float, float] = (1.0, 1.0, 1.0)  # the built head's x, y, z stretch (width, depth, height)
 
 
 DESIGN = Design()

@@ -39,7 +39,7 @@ def skin_fields(skin: Skin, design: Design = DESIGN) -> Fields:
     seam_row = skin.row[upper[0]]
     upper_side = (skin.row < seam_row) | ((skin.row == seam_row) & ~skin.lower_copy)
     distance = np.abs(z - seam_z)
-    upper_h, lower_h = lip_border_heights(np.clip(np.abs(s), 0.0, 1.0))
+    upper_h, lower_h = lip_border_heights(np.clip(np.abs(s), 0.0, 1.0), design)
     across = 1.0 - smoothstep(0.85, 1.5, np.abs(s))
     upper_lip = np.where(upper_side, 1.0 - smoothstep(np.maximum(upper_h, 0.002), upper_h + 0.011, distance), 0.0)
     lower_lip = np.where(~upper_side, 1.0 - smoothstep(np.maximum(lower_h, 0.002), lower_h + 0.011, distance), 0.0)

@@ -36,9 +36,9 @@ def brow_points(mesh: HeadMesh) -> list[int]:
     return right + left
 
 
-def nose_points(mesh: HeadMesh) -> list[int]:
+def nose_points(mesh: HeadMesh, design: Design = DESIGN) -> list[int]:
     bridge = [nearest_front(mesh, 0.0, z) for z in (0.028, 0.016, 0.004, -0.008)]
-    base = [nearest_front(mesh, x, z) for x, z in
+    base = [nearest_front(mesh, x * design.nose_width, z) for x, z in
             ((-0.0115, -0.0165), (-0.006, -0.0195), (0.0, -0.021), (0.006, -0.0195), (0.0115, -0.0165))]
     return bridge + base
 
@@ -77,5 +77,6 @@ def lip_points(mesh: HeadMesh, design: Design = DESIGN) -> list[int]:
 
 
 def landmark_indices(mesh: HeadMesh, design: Design = DESIGN) -> np.ndarray:
-    indices = jaw_points(mesh) + brow_points(mesh) + nose_points(mesh) + eye_points(mesh) + lip_points(mesh, design)
+    indices = (jaw_points(mesh) + brow_points(mesh) + nose_points(mesh, design) + eye_points(mesh)
+               + lip_points(mesh, design))
     return np.array(indices, dtype=np.int64)

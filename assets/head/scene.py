@@ -6,24 +6,8 @@ import math
 import bpy
 import numpy as np
 
-from .design import Design
-
-# name -> (base colour RGBA, roughness)
-MATERIALS = {
-    "Skin": ((0.80, 0.58, 0.47, 1.0), 0.55),
-    "Lips": ((0.72, 0.36, 0.33, 1.0), 0.45),
-    "MouthInside": ((0.07, 0.014, 0.016, 1.0), 0.6),
-    "Teeth": ((0.92, 0.90, 0.84, 1.0), 0.3),
-    "Tongue": ((0.62, 0.24, 0.25, 1.0), 0.5),
-    "Brows": ((0.11, 0.065, 0.04, 1.0), 0.8),
-    "Sclera": ((0.93, 0.93, 0.91, 1.0), 0.2),
-    "Iris": ((0.23, 0.38, 0.52, 1.0), 0.25),
-    "Pupil": ((0.01, 0.01, 0.01, 1.0), 0.2),
-}
-CAMERA_LOCATION = (0.0, -0.54, 0.004)
-CAMERA_TARGET = (0.0, 0.0, -0.014)
-CAMERA_LENS_MM = 85.0
-RESOLUTION = (512, 512)
+from .camera import CAMERA_LENS_MM, CAMERA_LOCATION, CAMERA_TARGET, RESOLUTION  # noqa: F401
+from .materials import MATERIALS
 
 
 def empty_scene() -> bpy.types.Scene:
@@ -36,11 +20,13 @@ def empty_scene() -> bpy.types.Scene:
     return scene
 
 
-def material(name: str) -> bpy.types.Material:
+def material(name: str, colours: dict | None = None) -> bpy.types.Material:
+    """The material `name`, made once, with its base colour from `colours` (name -> RGBA) or MATERIALS."""
     found = bpy.data.materials.get(name)
     if found:
         return found
     colour, roughness = MATERIALS[name]
+    colour = tuple((colours or {}).get(name, colour))
     mat = bpy.data.materials.new(name)
     mat.diffuse_color = colour
     mat.roughness = roughness
@@ -56,12 +42,12 @@ def material(name: str) -> bpy.types.Material:
 
 
 def mesh_object(name: str, positions: np.ndarray, faces, material_index: np.ndarray,
-                material_names, collection) -> bpy.types.Object:
+                material_names, collection, colours: dict | None = None) -> bpy.types.Object:
     mesh = bpy.data.meshes.new(name)
     mesh.from_pydata(positions.tolist(), [], [tuple(f) for f in faces])
     mesh.validate()
     for mat_name in material_names:
-        mesh.materials.append(material(mat_name))
+        mesh.materials.append(material(mat_name, colours))
     mesh.polygons.foreach_set("material_index", np.asarray(material_index, np.int32))
     mesh.polygons.foreach_set("use_smooth", np.ones(len(mesh.polygons), dtype=bool))  # any Blender from 3.4
     mesh.update()
@@ -76,12 +62,12 @@ def add_subdivision(obj: bpy.types.Object, levels: int = 1) -> None:
     modifier.render_levels = levels
 
 
-def add_eyeball(name: str, centre, design: Design, parent, collection) -> bpy.types.Object:
+def add_eyeball(name: str, centre, radius: float, parent, collection,
+                colours: dict | None = None) -> bpy.types.Object:
     """A sphere whose local -Y axis is the gaze, with sclera, iris and pupil by angle from it."""
     segments, rings = 32, 28
     polar = np.linspace(0.0, math.pi, rings + 1)  # 0 at the pupil (-Y)
     azimuth = np.linspace(0.0, 2 * math.pi, segments, endpoint=False)
-    radius = design.eye_radius
     points = [(0.0, -radius, 0.0)]
     for p in polar[1:-1]:
         bulge = radius * (1.0 + 0.025 * max(0.0, math.cos(p)) ** 8)  # a slight cornea
@@ -103,7 +89,8 @@ def add_eyeball(name: str, centre, design: Design, parent, collection) -> bpy.ty
     for a in range(segments):
         faces.append((ring_start(rings - 1) + a, ring_start(rings - 1) + (a + 1) % segments, last))
         kinds.append(0)
-    obj = mesh_object(name, np.array(points), faces, np.array(kinds), ("Sclera", "Iris", "Pupil"), collection)
+    obj = mesh_object(name, np.array(points), faces, np.array(kinds), ("Sclera", "Iris", "Pupil"), collection,
+                      colours)
     obj.location = centre
     obj.rotation_mode = "XYZ"
     obj.parent = parent

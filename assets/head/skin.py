@@ -37,7 +37,7 @@ def mouth_seam(design: Design, phis, thetas) -> tuple[int, int, int]:
     row = nearest(np.where(thetas > np.pi / 2, front[:, 2], 1.0), design.mouth_z)
     xs = surface_point(phis, thetas[row], design)[:, 0]
     centre = len(phis) // 2
-    first = centre - nearest(xs[centre::-1], -design.mouth_half_width)
+    first = centre - nearest(xs[centre::-1][:len(phis) // 4], -design.mouth_half_width)  # on the face
     return row, first, len(phis) - first
 
 
@@ -93,12 +93,12 @@ def build_skin(design: Design = DESIGN) -> Skin:
 LIP_ROWS = 4  # rows from the mouth seam to each vermilion border
 
 
-def lip_border_heights(s) -> tuple[np.ndarray, np.ndarray]:
+def lip_border_heights(s, design: Design = DESIGN) -> tuple[np.ndarray, np.ndarray]:
     """Upper and lower lip heights (metres) along the mouth, s = -1 .. 1 corner to corner."""
     s = np.abs(s)
     bow = 1.0 - 0.14 * np.exp(-(s / 0.16) ** 2) + 0.08 * np.exp(-((s - 0.26) / 0.16) ** 2)
-    upper = DESIGN.upper_lip_height * bow * (1.0 - s ** 2.4) ** 0.55
-    lower = DESIGN.lower_lip_height * (1.0 - s ** 2.0) ** 0.6
+    upper = design.upper_lip_height * bow * (1.0 - s ** 2.4) ** 0.55
+    lower = design.lower_lip_height * (1.0 - s ** 2.0) ** 0.6
     return upper, lower
 
 
@@ -107,7 +107,7 @@ def shape_lips(design: Design, phi, theta, row, lower_copy, seam, phis, thetas) 
     seam_row, first, last = seam
     s = phi / phis[last]
     inside = np.clip(np.abs(s), 0.0, 1.0)
-    upper_h, lower_h = lip_border_heights(inside)
+    upper_h, lower_h = lip_border_heights(inside, design)
     seam_theta, radius = thetas[seam_row], 0.105
     beyond = smoothstep(1.0, 1.6, np.abs(s))
     natural_up = seam_theta - thetas[seam_row - LIP_ROWS]

@@ -85,20 +85,22 @@ def feature_offset(x, z, design: Design = DESIGN):
     bridge_z = (0.046, 0.030, 0.012, -0.004, -0.010, -0.017, -0.022, -0.026)
     bridge_h = (0.0, 0.003, 0.009, 0.021, 0.025, 0.013, 0.003, 0.0)
     bridge_w = (0.0065, 0.0065, 0.0068, 0.0085, 0.0095, 0.0085, 0.006, 0.006)
-    nose = np.interp(-z, -np.array(bridge_z), bridge_h) * gauss(x, np.interp(-z, -np.array(bridge_z), bridge_w))
-    alae = 0.0075 * gauss(ax - 0.0125, 0.0065) * gauss(z + 0.0135, 0.0065)
+    size, width = design.nose_size, design.nose_width
+    along = -np.array(bridge_z)
+    nose = np.interp(-z, along, bridge_h) * size * gauss(x, np.interp(-z, along, bridge_w) * width)
+    alae = 0.0075 * size * gauss(ax - 0.0125 * width, 0.0065 * width) * gauss(z + 0.0135, 0.0065)
     brow = 0.0042 * gauss(z - 0.049 + 0.004 * (ax - 0.03) ** 2 / 0.0009, 0.0065) * (1 - smoothstep(0.045, 0.065, ax))
     ex, _, ez = design.eye_center
     socket = -0.0085 * gauss(np.hypot((ax - ex) / 1.15, z - ez), 0.016)
     cheekbone = 0.0055 * gauss(np.hypot(ax - 0.046, z + 0.004), 0.017)
     mz = design.mouth_z
     muzzle = 0.0050 * gauss(x, 0.032) * gauss(z - mz - 0.004, 0.024)
-    upper_lip = 0.0026 * gauss(x, 0.020) * gauss(z - mz - 0.0042, 0.0042)
-    lower_lip = 0.0036 * gauss(x, 0.019) * gauss(z - mz + 0.0052, 0.0048)
+    upper_lip = 0.0026 * design.upper_lip_fullness * gauss(x, 0.020) * gauss(z - mz - 0.0042, 0.0042)
+    lower_lip = 0.0036 * design.lower_lip_fullness * gauss(x, 0.019) * gauss(z - mz + 0.0052, 0.0048)
     philtrum = -0.0009 * gauss(x, 0.0032) * smoothstep(mz + 0.006, mz + 0.010, z) * (1 - smoothstep(-0.028, -0.022, z))
     fold = -0.0028 * gauss(x, 0.022) * gauss(z + 0.066, 0.0055)
-    chin = 0.0105 * gauss(x, 0.018) * gauss(z + 0.084, 0.012)
-    nostrils = -0.0032 * gauss(np.hypot(ax - 0.0065, (z + 0.0185) * 1.6), 0.0028)
+    chin = 0.0105 * design.chin_size * gauss(x, 0.018) * gauss(z + 0.084, 0.012)
+    nostrils = -0.0032 * size * gauss(np.hypot(ax - 0.0065 * width, (z + 0.0185) * 1.6), 0.0028 * width)
     return nostrils + nose + alae + brow + socket + cheekbone + muzzle + upper_lip + lower_lip + philtrum + fold + chin
 
 

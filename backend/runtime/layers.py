@@ -1,4 +1,4 @@
-"""Inference layers in numpy, matching torch's definitions (float32, channels last)."""
+"""Inference layers in numpy, matching torch's definitions (float32; channels last unless a function says otherwise)."""
 from __future__ import annotations
 
 import numpy as np
@@ -92,3 +92,39 @@ def conv1d_same(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = Non
     patches = np.lib.stride_tricks.sliding_window_view(padded, kernel, axis=0)  # (L, C_in, K)
     out = patches.reshape(len(x), -1) @ weight.reshape(weight.shape[0], -1).T
     return out if bias is None else out + bias
+
+
+
+
+def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, stride: tuple[int, int] = (1, 1),
+           padding: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """torch.nn.Conv2d (zero padding) in torch's layout: (B, C_in, H, W) -> (B, C_out, H', W').
+
+    `weight` is torch's (C_out, C_in, kH, kW). The patches (im2col) are copied as whole rows along W, and
+    with a vertical stride of 1 only the kW horizontal taps are gathered: each of the kH kernel rows is then
+    a column offset into the same matrix, multiplied in place."""
+    out_channels, in_channels, kh, kw = weight.shape
+    (sh, sw), (ph, pw) = stride, padding
+    padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
+    batch, _, height_in, width_in = padded.shape
+    height, width = (height_in - kh) // sh + 1, (width_in - kw) // sw + 1
+    dtype = np.result_type(x, weight)
+    if sh == 1:
+        taps = np.empty((batch, in_channels, kw, height_in, width), dtype)
+        for j in range(kw):
+            taps[:, :, j] = padded[:, :, :, j:j + (width - 1) * sw + 1:sw]
+        taps = taps.reshape(batch, in_channels * kw, height_in * width)
+        rows = weight.transpose(2, 0, 1, 3).reshape(kh, out_channels, in_channels * kw)
+        out = np.matmul(rows[0], taps[:, :, :height * width])
+        for i in range(1, kh):
+            out += np.matmul(rows[i], taps[:, :, i * width:(i + height) * width])
+    else:
+        patches = np.empty((batch, in_channels, kh, kw, height, width), dtype)
+        for i in range(kh):
+            for j in range(kw):
+                patches[:, :, i, j] = padded[:, :, i:i + (height - 1) * sh + 1:sh, j:j + (width - 1) * sw + 1:sw]
+        out = np.matmul(weight.reshape(out_channels, -1), patches.reshape(batch, -1, height * width))
+    out = out.reshape(batch, out_channels, height, width)
+    if bias is not None:
+        out += bias[:, None, None]
+    return out

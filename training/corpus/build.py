@@ -24,6 +24,7 @@ from backend.errors import InputError
 from . import manifest as mf
 from .labels import LABEL_FPS, draw_style, make_labels, save_npz
 from .sentences import CoveragePicker, supported_languages
+from .variation import Looks
 from .voices import Voice, assign_splits, catalogue, synthesize
 
 SECONDS_PER_PHONE = 0.0725  # at espeak-ng 170 wpm; measured over a 1029-utterance build
@@ -39,6 +40,8 @@ class BuildOptions:
     seed: int = 0
     workers: int = 2
     render: bool = False
+    identities: int = 0  # rendered faces: identities 0..N-1 of assets/head/identity.py (0: the default head)
+    vary_render: bool = False  # each rendered clip gets its own light, camera and background
     blinks: bool = True  # speech-aware blinks in the labels (training/corpus/blinks.py)
     voices: tuple[str, ...] = ()  # voice ids to use; empty means the catalogue
     voices_per_language: int | None = None  # the first N catalogue voices of each language
@@ -85,7 +88,8 @@ def estimate_seconds(n_phones: int, voice: Voice, rate: float) -> float:
     return n_phones * SECONDS_PER_PHONE * pace + PAUSE_S
 
 
-def build_utterance(utterance: Utterance, root: Path, render: bool, blinks: bool = True) -> dict:
+def build_utterance(utterance: Utterance, root: Path, render: bool, blinks: bool = True,
+                    looks: Looks = Looks()) -> dict:
     """Synthesize, label (and render) one utterance; return its manifest record once all files exist."""
     speech = synthesize(utterance.voice, utterance.text, utterance.rate, utterance.pitch)
     audio_path = Path("audio") / f"{utterance.id}.wav"
@@ -93,34 +97,39 @@ def build_utterance(utterance: Utterance, root: Path, render: bool, blinks: bool
     labels = make_labels(speech.timeline, speech.duration_s, utterance.style, blinks)
     save_wav(root / audio_path, speech.audio, SAMPLE_RATE)
     save_npz(root / labels_path, labels)
-    frames_path = None
+    frames_path, shot = None, {}
     if render:
+        from .heads import identity_blend
         from .render import render_utterance
 
         frames_path = Path("frames") / f"{utterance.id}.npz"
-        render_utterance(labels["weights"], LABEL_FPS, speech.duration_s, root / frames_path)
+        face, variation = looks.identity_of(utterance.id), looks.variation_of(utterance.id)
+        render_utterance(labels["weights"], LABEL_FPS, speech.duration_s, root / frames_path,
+                         identity_blend(root, face), variation)
+        shot = {"identity": face, "render": asdict(variation) if variation else None}
     return {"id": utterance.id, "language": utterance.language, "voice": utterance.voice.id,
             "engine": utterance.voice.engine, "split": utterance.split, "text": utterance.text,
             "duration_s": round(speech.duration_s, 4), "sample_rate": SAMPLE_RATE,
             "audio": audio_path.as_posix(), "labels": labels_path.as_posix(),
             "frames": frames_path.as_posix() if frames_path else None,
             "rate": utterance.rate, "pitch": utterance.pitch,
-            "style": {k: v for k, v in asdict(utterance.style).items() if k != "seed"}}
+            "style": {k: v for k, v in asdict(utterance.style).items() if k != "seed"}, **shot}
 
 
-def _build_job(job: tuple[Utterance, str, bool, bool]) -> dict:
-    utterance, root, render, blinks = job
-    return build_utterance(utterance, Path(root), render, blinks)
+def _build_job(job: tuple[Utterance, str, bool, bool, Looks]) -> dict:
+    utterance, root, render, blinks, looks = job
+    return build_utterance(utterance, Path(root), render, blinks, looks)
 
 
 def check_config(root: Path, config: dict) -> None:
-    """A resumed build must be the same corpus: same seed, languages, voices and render choice."""
+    """A resumed build must be the same corpus: same seed, languages, voices and render choices."""
     path = root / mf.CONFIG
     if not path.is_file():
         return
     previous = mf.read_json(path)
-    for key in ("seed", "languages", "voices", "render", "label_fps", "blinks"):
-        before = previous.get(key, False if key == "blinks" else None)  # corpora from before blinks had none
+    absent = {"blinks": False, "identities": 0, "vary_render": False}  # what older corpora were built with
+    for key in ("seed", "languages", "voices", "render", "label_fps", "blinks", "identities", "vary_render"):
+        before = previous.get(key, absent.get(key))
         if before != config.get(key):
             raise InputError(path, f"this folder holds a corpus built with {key}={before!r}, "
                                    f"not {config.get(key)!r}; choose another --out or the same options")
@@ -136,6 +145,10 @@ def build(options: BuildOptions) -> dict:
     missing = [lang for lang in options.languages if not any(v.language == lang for v in voices)]
     if missing:
         raise InputError("--voices", f"no voice selected for language(s) {', '.join(missing)}")
+    if options.identities < 0:
+        raise InputError("--identities", f"must be 0 or more, not {options.identities}")
+    if (options.identities or options.vary_render) and not options.render:
+        raise InputError("--identities", "--identities and --vary-render need --render")
     root = Path(options.out)
     splits = assign_splits(voices, options.seed)
     config = corpus_config(options, voices)
@@ -159,7 +172,8 @@ def build(options: BuildOptions) -> dict:
 def run_jobs(root: Path, pending: list[Utterance], options: BuildOptions) -> float:
     from tqdm import tqdm
 
-    jobs = [(u, str(root), options.render, options.blinks) for u in pending]
+    looks = Looks(options.seed, options.identities, options.vary_render)
+    jobs = [(u, str(root), options.render, options.blinks, looks) for u in pending]
     built_s = 0.0
     bar = tqdm(total=len(jobs), unit="utt", desc="corpus", disable=not options.progress)
     with mf.ManifestAppender(root) as appender:
@@ -194,6 +208,7 @@ def corpus_config(options: BuildOptions, voices: tuple[Voice, ...]) -> dict:
     return {"format": "mouthpiece.corpus", "version": 1, "seed": options.seed,
             "languages": list(options.languages), "minutes": options.minutes,
             "voices": [v.id for v in voices], "render": options.render, "blinks": options.blinks,
+            "identities": options.identities, "vary_render": options.vary_render,
             "label_fps": LABEL_FPS,
             "sample_rate": SAMPLE_RATE, "frames_fps": 25.0 if options.render else None,
             "tools": tool_versions()}

@@ -19,6 +19,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--minutes", required=True, type=float, help="minutes of speech to plan")
     parser.add_argument("--languages", default="en,es", help="comma-separated: en, es")
     parser.add_argument("--render", action="store_true", help="also render face frames and mouth crops")
+    parser.add_argument("--identities", type=int, default=0,
+                        help="with --render: faces 0..N-1 (assets/head/identity.py), one per utterance "
+                             "(default 0: the default head only)")
+    parser.add_argument("--vary-render", action="store_true",
+                        help="with --render: each clip gets its own light, camera orbit, focal length and background")
     parser.add_argument("--no-blinks", action="store_true", help="labels without blinks (EyeBlink_L/R stay 0)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel processes")
     parser.add_argument("--seed", type=int, default=0)
@@ -56,6 +61,7 @@ def run_build(args: argparse.Namespace) -> int:
         return 2
     options = BuildOptions(out=args.out, minutes=args.minutes, languages=split_list(args.languages),
                            seed=args.seed, workers=max(1, args.workers), render=args.render,
+                           identities=args.identities, vary_render=args.vary_render,
                            blinks=not args.no_blinks,
                            voices=split_list(args.voices), voices_per_language=args.voices_per_language,
                            progress=not args.quiet)

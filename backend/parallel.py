@@ -77,9 +77,10 @@ def _map_on_pool(pool: ProcessPoolExecutor, job: Callable, payloads: Sequence, p
             _, pending = wait(pending, return_when=FIRST_COMPLETED)
             _report(progress, len(futures) - len(pending), len(futures), verb)
         return [future.result() for future in futures]
-    finally:
+    except MouthpieceError:  # one chunk's error: the others are not wanted, and the pool lives on
         for future in futures:
             future.cancel()
+        raise
 
 
 def _report(progress: Progress | None, done: int, total: int, verb: str) -> None:
@@ -138,7 +139,9 @@ def _end_pool(pool: ProcessPoolExecutor | None) -> None:
     call_queue = getattr(pool, "_call_queue", None)
     if call_queue is not None:  # chunks still in its pipe have no reader now: exit without flushing them
         call_queue.cancel_join_thread()
-    pool.shutdown(wait=False, cancel_futures=True)
+    # Futures are left for the pool's manager thread to fail as broken: cancelling them as well makes that
+    # thread die on InvalidStateError (Python 3.11), printing a traceback after the CLI's last line.
+    pool.shutdown(wait=False, cancel_futures=False)
 
 
 @atexit.register

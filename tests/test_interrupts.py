@@ -24,11 +24,12 @@ needs_two_cores = pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="l
 
 @pytest.fixture(scope="module")
 def long_audio(tmp_path_factory) -> Path:
-    """About a minute of English speech, cut at pauses into chunks that a process pool decodes."""
-    speech = synthesize(SENTENCES * 7, language="en")
+    """About two minutes of English speech, cut at pauses into chunks that a process pool decodes: long
+    enough that the pool is still busy when a test interrupts it, even on a fast machine."""
+    speech = synthesize(SENTENCES * 14, language="en")
     path = tmp_path_factory.mktemp("long") / "long line.wav"
     sf.write(path, speech.audio, speech.sample_rate)
-    assert 50 < len(speech.audio) / speech.sample_rate < 80
+    assert 100 < len(speech.audio) / speech.sample_rate < 160
     return path
 
 

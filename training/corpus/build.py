@@ -129,10 +129,10 @@ def check_config(root: Path, config: dict) -> None:
     previous = mf.read_json(path)
     absent = {"blinks": False, "identities": 0, "vary_render": False}  # what older corpora were built with
     for key in ("seed", "languages", "voices", "render", "label_fps", "blinks", "identities", "vary_render"):
-        before = previous.get(key, absent.get(key))
-        if before != config.get(key):
+        before, now = previous.get(key, absent.get(key)), config.get(key, absent.get(key))
+        if before != now:
             raise InputError(path, f"this folder holds a corpus built with {key}={before!r}, "
-                                   f"not {config.get(key)!r}; choose another --out or the same options")
+                                   f"not {now!r}; choose another --out or the same options")
 
 
 def build(options: BuildOptions) -> dict:

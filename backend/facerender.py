@@ -244,7 +244,6 @@ def _cover(corners: np.ndarray, corner_depth: np.ndarray, lo: np.ndarray, hi: np
 def shade(triangle: np.ndarray, bary: np.ndarray, light: np.ndarray, triangles: np.ndarray,
           face_colour: np.ndarray, lighting: Lighting) -> np.ndarray:
     """[T, H, W, 3] linear RGB: each covered pixel's triangle colour times its interpolated light."""
-    frames = triangle.shape[0]
     image = np.empty((*triangle.shape, 3), dtype=np.float32)
     image[:] = np.asarray(lighting.background, dtype=np.float32)
     frame, row, col = np.nonzero(triangle >= 0)
@@ -252,7 +251,6 @@ def shade(triangle: np.ndarray, bary: np.ndarray, light: np.ndarray, triangles: 
     corner_light = light[frame[:, None], triangles[owner]]  # [N, 3]
     intensity = (corner_light * bary[frame, row, col]).sum(axis=-1, keepdims=True)
     image[frame, row, col] = face_colour[owner] * intensity * np.asarray(lighting.tint, dtype=np.float32)
-    assert image.shape[0] == frames
     return image
 
 

@@ -61,9 +61,13 @@ class SyncScore:
 def frames_at_25(anim: Animation) -> np.ndarray:
     """The animation's values at t = i / 25 s, linearly interpolated, [T, C]."""
     n = max(1, int(np.floor(anim.duration_s * FPS + 1e-6)))
+    return values_at(anim, np.arange(n) / FPS).astype(np.float32)
+
+
+def values_at(anim: Animation, times: np.ndarray) -> np.ndarray:
+    """[len(times), C]: each channel linearly interpolated at `times` (seconds), held beyond its ends."""
     source = np.arange(anim.n_frames) / anim.fps
-    times = np.arange(n) / FPS
-    return np.stack([np.interp(times, source, column) for column in anim.values.T], axis=1).astype(np.float32)
+    return np.stack([np.interp(times, source, column) for column in anim.values.T], axis=1)
 
 
 def weights_for(mesh: FaceMesh, anim: Animation) -> np.ndarray:
@@ -125,9 +129,7 @@ def score_animation(anim: Animation, audio: np.ndarray, mesh: FaceMesh, camera: 
 def shifted(anim: Animation, frames_at_25fps: float) -> Animation:
     """The animation moved later by `frames_at_25fps` (earlier when negative), holding its end values."""
     times = np.arange(anim.n_frames) / anim.fps - frames_at_25fps / FPS
-    source = np.arange(anim.n_frames) / anim.fps
-    values = np.stack([np.interp(times, source, column) for column in anim.values.T], axis=1)
-    return Animation(anim.fps, anim.channels, values, anim.kind, dict(anim.meta))
+    return Animation(anim.fps, anim.channels, values_at(anim, times), anim.kind, dict(anim.meta))
 
 
 def find_expert(path: str | os.PathLike | None = None) -> Path:

@@ -1,4 +1,4 @@
-"""`mouthpiece` command line: animate, batch, models, render, score, lipsync."""
+"""`mouthpiece` command line: animate, batch, models, render, score, lipsync, nerf render."""
 from __future__ import annotations
 
 import argparse
@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                           "confidence, distance and best offset"))
     commands.add_parser("render", help="animate the default head and render an MP4 (needs bpy); "
                                        "`mouthpiece render --help` for options", add_help=False)
+    from .nerf_cli import add_arguments as add_nerf_arguments
+
+    add_nerf_arguments(commands.add_parser("nerf", help="the trained NeRF talking portrait: `nerf render`"))
     return parser
 
 
@@ -83,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
     try:
         return {"animate": run_animate, "models": run_models, "batch": run_batch,
-                "score": run_score, "lipsync": run_lipsync}[args.command](args)
+                "score": run_score, "lipsync": run_lipsync, "nerf": run_nerf}[args.command](args)
     except MouthpieceError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 1
@@ -127,6 +130,12 @@ def run_lipsync(args: argparse.Namespace) -> int:
         count = lipsync(args.video, args.audio, args.out, load_generator(generator), args.overwrite, progress)
     print(f"wrote {args.out}: {count} frames")
     return 0
+
+
+def run_nerf(args: argparse.Namespace) -> int:
+    from .nerf_cli import run
+
+    return run(args)
 
 
 def run_score(args: argparse.Namespace) -> int:

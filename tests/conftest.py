@@ -44,3 +44,14 @@ def tiny_expert(tmp_path_factory) -> Path:
     from tiny_expert import save_tiny_expert
 
     return save_tiny_expert(tmp_path_factory.mktemp("expert"))
+
+
+@pytest.fixture
+def torch_one_thread():
+    """Torch on one thread during the test (the cores are shared), restored after."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -221,3 +221,37 @@ def test_corpora_from_before_blinks_resume_only_without_them(tmp_path):
     assert "blink" not in plain and not blink_labels(plain).any() and len(blink_labels(plain)) == 1000
     blinking = make_labels(timeline, 10.0, ArticulationStyle(seed=5))
     assert blinking["blink"].max() == 1.0 and np.array_equal(blinking["phones"], plain["phones"])
+
+
+class CountingBlinker:
+    """A stand-in runtime whose drawn blink rate is 2.5 * sigmoid(bias) a second, whatever the seed."""
+
+    class spec:
+        fps = 25.0
+
+    def sample_blinks(self, smoothed, seed, bias):
+        onsets = np.zeros(len(smoothed), np.float32)
+        onsets[:int(round(len(smoothed) * 0.1 / (1 + np.exp(-bias))))] = 1.0
+        return onsets, onsets
+
+
+def test_blink_calibration_finds_the_bias_of_the_labels_rate():
+    from training.blink_calibration import calibrate_bias, drawn_rate
+
+    clips = [np.zeros((500, 4)), np.zeros((250, 4))]
+    for target in (0.05, 0.3, 1.0):
+        bias = calibrate_bias(CountingBlinker(), clips, target)
+        assert drawn_rate(CountingBlinker(), clips, bias) == pytest.approx(target, abs=0.05)
+        assert 2.5 / (1 + np.exp(-bias)) == pytest.approx(target, rel=0.1)
+
+
+def test_training_calibrates_the_drawn_blinks_to_the_labels(tiny, built, tmp_path):
+    from backend import checkpoints
+    from backend.runtime.nerf_landmarks import NerfLandmarksRuntime
+
+    assert train(f"{built},{tiny}", tmp_path / "run", 2) == 0  # the tiny corpus gives the val split
+    saved = checkpoints.load(tmp_path / "run" / "model")
+    calibration = saved.config["about"]["blink_calibration"]
+    assert saved.config["model"]["blink_bias"] == calibration["blink_bias"] != 0.0
+    assert calibration["calibrated_per_10s"] == pytest.approx(calibration["labels_per_10s"], rel=0.2, abs=0.3)
+    assert NerfLandmarksRuntime.from_checkpoint(tmp_path / "run" / "model").spec.blink_bias == calibration["blink_bias"]

@@ -131,6 +131,28 @@ def test_pairs_are_half_in_sync_and_negatives_lie_five_frames_away(faces):
     np.testing.assert_allclose(item["faces"][3:6].numpy(), pixels[1].transpose(2, 0, 1) / 255.0)  # frame-major
 
 
+def test_a_shifted_window_that_looks_the_same_is_never_a_negative(tmp_path):
+    from training.faces_dataset import FacesDataset, load_lower
+
+    root = write_faces_set(tmp_path / "still", [("still", "train", 40)])
+    lower = load_lower(FacesDataset([root], "train", min_change=0).clips[0])
+    lower[:, :, :, :] = 128  # a face that never moves, but for frames 30..34
+    lower[30:35, 10:30] = 0
+    np.savez_compressed(root / "frames" / "still.npz", lower=lower)
+    data = FacesDataset([root], "train", seed=3)
+    negatives = 0
+    for index in range(len(data)):
+        _, start = data.draws[index]
+        pixels, _, label = data.pair(index)
+        still_anchor = not 30 - 4 <= start <= 34
+        if label == 0.0 and still_anchor:  # a still window's negatives show the moving frames
+            assert (pixels != 128).any()
+        negatives += label == 0.0
+    assert negatives > 0
+    anything = FacesDataset([root], "train", seed=3, min_change=0)
+    assert any(label == 0.0 and not (pixels != 128).any() for pixels, _, label in map(anything.pair, range(len(anything))))
+
+
 def test_training_pairs_change_each_epoch_and_validation_pairs_never(faces):
     from training.faces_dataset import Augment, FacesDataset
 
@@ -193,6 +215,7 @@ def test_training_on_two_sets_resumes_bit_identically_after_a_kill(faces, more_f
     assert whole.config["family"] == "sync-expert" and whole.config["model"] == {"width": 0.125, "embedding": 16}
     scores = json.loads((tmp_path / "whole" / "sync_accuracy.json").read_text())
     assert scores["val"]["pairs"] == 8 and 0.0 <= scores["val"]["accuracy"] <= 1.0 and scores["test"]["pairs"] == 8
+    assert scores["val_any_shift"]["pairs"] == 8 and 0.0 <= scores["test_any_shift"]["accuracy"] <= 1.0
 
 
 @pytest.fixture(scope="module")
@@ -257,3 +280,16 @@ def test_runtime_loads_only_its_own_checkpoints(tiny_run, tmp_path):
         SyncExpert.load(tmp_path / "cut")
     with pytest.raises(InputError, match=r"\(N, 80, 16\)"):
         expert.embed_audio(np.zeros((2, 80, 12), np.float32))
+
+
+def test_a_trained_expert_is_scored_without_training(faces, tiny_run, tmp_path, capsys):
+    from training.train_sync_expert import main
+
+    out = tmp_path / "scores"
+    assert main(["--faces", str(faces), "--out", str(out), "--score-model", str(tiny_run), *TINY,
+                 "--score-items", "8"]) == 0
+    scores = json.loads((out / "sync_accuracy.json").read_text())
+    assert scores["model"] == str(tiny_run) and scores["val"]["pairs"] == 8 and "test_any_shift" in scores
+    assert sorted(p.name for p in out.iterdir()) == ["sync_accuracy.json"]  # no run, no checkpoints
+    assert main(["--faces", str(faces), "--out", str(out), "--score-model", str(tmp_path / "none")]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1

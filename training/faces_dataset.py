@@ -11,7 +11,9 @@ A faces set is a folder:
 Each item (Wav2Lip's recipe, models-spec §2.2) is one start frame s of a clip whose mel window (80 x 16,
 backend/wav2lip_mel.py) lies wholly inside the audio: half the time (a seeded coin) the faces are frames
 s..s+4 and the label 1; otherwise they are another window of the same clip, starting at least `gap`
-frames away, and the label 0. The audio is always s's. Training items are drawn afresh each epoch from
+frames away and looking different (a mean change of at least `min_change` grey levels from frames
+s..s+4: a still mouth in two pauses shows the same pixels, which is no sync error), and the label 0. A
+window with no such negative in its clip stays in sync. The audio is always s's. Training items are drawn afresh each epoch from
 (seed, epoch, index) and may be jittered in colour and shifted a few pixels (the 5 frames alike);
 validation items are fixed (seed and index only) and listed in a seeded shuffle, so the first few hundred
 span the clips. Clips too short for a window and a negative are skipped and counted.
@@ -37,6 +39,8 @@ VERSION = 1
 SPLITS = ("train", "val", "test")
 RECORD_KEYS = ("id", "split", "audio", "frames", "n_frames")
 CACHE_BYTES = 1 << 30  # decoded clips kept in memory, least recently used dropped first
+MIN_CHANGE = 1.0  # grey levels (0-255), mean over a window: what makes a shifted window a negative
+NEGATIVE_TRIES = 16  # random draws before every candidate is checked
 
 
 @dataclass(frozen=True)
@@ -183,10 +187,12 @@ class FacesDataset:
     """Items {"faces": (15, 48, 96) in [0, 1], "mel": (1, 80, 16), "label": () 1 in sync, 0 not}."""
 
     def __init__(self, folders: Sequence[str | os.PathLike], split: str, seed: int = 0,
-                 augment: Augment | None = None, gap: int = FRAMES, cache_bytes: int = CACHE_BYTES):
+                 augment: Augment | None = None, gap: int = FRAMES, cache_bytes: int = CACHE_BYTES,
+                 min_change: float = MIN_CHANGE):
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
         self.split, self.seed, self.augment, self.gap, self.epoch = split, seed, augment, gap, 0
+        self.min_change = float(min_change)
         self.clips, self.skipped, self.draws = [], 0, []
         for folder in folders:
             for clip in read_faces_set(folder):
@@ -246,14 +252,31 @@ class FacesDataset:
         position, start = self.draws[index]
         lower, mel = self.clip_arrays(position)
         rng = self.item_rng(index)
-        windows = len(lower) - FRAMES + 1
         chosen, label = start, 1.0
         if rng.random() >= 0.5:
-            pick = int(rng.integers(negative_count(start, windows, self.gap)))
-            left = max(0, start - self.gap + 1)
-            chosen, label = (pick if pick < left else start + self.gap + pick - left), 0.0
+            negative = self.distinct_negative(lower, start, rng)
+            if negative is not None:
+                chosen, label = negative, 0.0
         window = wav2lip_mel.windows_at(mel, [wav2lip_mel.window_start(start, FPS)])[0]
         return lower[chosen:chosen + FRAMES], window, label
+
+    def distinct_negative(self, lower: np.ndarray, start: int, rng: np.random.Generator) -> int | None:
+        """A window start at least `gap` frames from `start` whose faces differ from its by `min_change`."""
+        windows = len(lower) - FRAMES + 1
+        count = negative_count(start, windows, self.gap)
+        left = max(0, start - self.gap + 1)
+        anchor = lower[start:start + FRAMES].astype(np.int16)
+
+        def differs(candidate: int) -> bool:
+            change = np.abs(lower[candidate:candidate + FRAMES].astype(np.int16) - anchor).mean()
+            return self.min_change <= 0 or change >= self.min_change
+
+        picks = rng.integers(count, size=NEGATIVE_TRIES) if count else []
+        for pick in [*picks, *rng.permutation(count)]:
+            candidate = int(pick) if pick < left else start + self.gap + int(pick) - left
+            if differs(candidate):
+                return candidate
+        return None
 
     def __getitem__(self, index: int) -> dict:
         import torch

@@ -14,6 +14,7 @@ FAMILIES: dict[str, str] = {
     "nerf": "training.families.nerf",
     "sync-expert": "training.families.sync_expert",
     "lipsync-gen": "training.families.lipsync_gen",
+    "face-features": "training.families.face_features",
 }
 
 

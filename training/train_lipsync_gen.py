@@ -7,7 +7,8 @@ masked L1, the perceptual term, the expert loss and the mask loss (weights 1, 0.
 spectral norm, R1, DiffAug) with weight 0.01 and raises the expert weight to 0.1. The defaults are the small
 config of models-spec §2.2 (width 0.25; batch 4 windows of 5 frames; Adam lr 2e-4; 4 k / 1.5 k steps). The
 perceptual term is a Laplacian-pyramid L1 (VGG16's ImageNet weights are not available offline); with a local
-copy, `--perceptual vgg16 --vgg16-weights FILE`. Run it again with the same --out to resume.
+copy, `--perceptual vgg16 --vgg16-weights FILE`; with face features trained here (`mouthpiece-train
+face-features`), `--perceptual features --features-model RUN/model`. Run it again with the same --out to resume.
 """
 from __future__ import annotations
 
@@ -39,8 +40,9 @@ class Args:
                                  choices=(-1, 1))
     audio_skips: bool = option(True, "map the embedding onto every decoder size")
     mask: bool = option(True, "mask head and blur blending")
-    perceptual: str = option("lap_pyramid", "perceptual term", choices=("lap_pyramid", "vgg16"))
+    perceptual: str = option("lap_pyramid", "perceptual term", choices=("lap_pyramid", "vgg16", "features"))
     vgg16_weights: str = option("", "a local torchvision-layout VGG16 weights file (for --perceptual vgg16)")
+    features_model: str = option("", "a trained face-features model, path without suffix (for --perceptual features)")
     expert_weight: float | None = option(None, "expert loss weight (default: 0.01 in stage 1, 0.1 in stage 2)")
     perceptual_weight: float = option(0.5, "perceptual loss weight")
     r1_gamma: float = option(10.0, "R1 penalty weight (stage 2)")
@@ -68,11 +70,22 @@ def model_config(args: Args):
     return LipsyncGenConfig(
         width=args.width, references=args.references, resnet=args.resnet, attention=args.attention,
         attention_sign=args.attention_sign, audio_skips=args.audio_skips, mask=args.mask, gan=stage["gan"],
-        perceptual=args.perceptual, vgg16_weights=args.vgg16_weights, expert=str(args.expert),
+        perceptual=args.perceptual, vgg16_weights=args.vgg16_weights, features_model=args.features_model,
+        features_width=features_width(args), expert=str(args.expert),
         expert_width=float(expert.get("width", 0.25)), expert_embedding=int(expert.get("embedding", 128)),
         perceptual_weight=args.perceptual_weight,
         expert_weight=stage["expert_weight"] if args.expert_weight is None else args.expert_weight,
         adv_weight=stage["adv_weight"], r1_gamma=args.r1_gamma, r1_on=args.r1_on)
+
+
+def features_width(args: Args) -> float:
+    """The width of the face-features model of `--perceptual features` (its file checked here, first)."""
+    if args.perceptual != "features" or not args.features_model:
+        return 1.0
+    from backend import checkpoints
+
+    saved = checkpoints.load(args.features_model, family="face-features")
+    return float(saved.config.get("model", {}).get("width", 1.0))
 
 
 def train_config(args: Args):

@@ -7,7 +7,8 @@ and takes the photometric MSE (the coarse stage); frames marked "val" are render
 validation MSE. The defaults are the small config (128^2 frames, 6 levels 16 -> 128, 24 samples, 1024
 rays) for a 2-core CPU. The paper-size config, for a GPU and 512^2 frames: `--levels 12 --features 1
 --base-resolution 64 --finest-resolution 512 --samples 32 --rays 65536 --steps 100000 --device cuda`.
-Run it again with the same --out to resume; RUN/model.{safetensors,json} is the best model.
+Run it again with the same --out to resume; RUN/model.{safetensors,json} is the best model, its
+about.identity the camera and neutral landmarks `mouthpiece nerf render` needs.
 """
 from __future__ import annotations
 
@@ -38,6 +39,12 @@ class Args:
     landmarks: bool = option(True, "condition on the landmark code (off: an ablation row)")
     blink: bool = option(True, "condition on the blink embedding (off: an ablation row)")
     audio: bool = option(True, "add the audio residual (audio alone, without landmarks: the ER-NeRF-style row)")
+    init_from: str = option("", "the fine stage: start from this coarse run's model (path without suffix)")
+    patch: int = option(0, "the fine stage: pixels square of a mouth patch rendered each step (ER-NeRF: 32)")
+    patch_frames: int = option(2, "frames per step that give a mouth patch")
+    features_model: str = option("", "face-features checkpoint for the perceptual term (mouthpiece-train "
+                                     "face-features; LPIPS weights cannot be had offline)")
+    perceptual_weight: float = option(0.0, "weight of the mouth patches' feature distance")
     steps: int = option(25_000, "optimizer steps in all")
     rays: int = option(1024, "rays per step")
     lr: float = option(5e-3, "peak Adam learning rate")
@@ -67,7 +74,9 @@ def model_config(args: Args, folder):
                       hidden=args.hidden, geometry_dim=args.geometry_dim, condition_dim=args.condition_dim,
                       audio_dim=folder.audio_dim, samples=args.samples, frames_per_step=args.frames_per_step,
                       box_min=folder.box_min, box_max=folder.box_max, background=background(args),
-                      use_landmarks=args.landmarks, use_blink=args.blink, use_audio=args.audio)
+                      use_landmarks=args.landmarks, use_blink=args.blink, use_audio=args.audio, patch=args.patch,
+                      patch_frames=args.patch_frames, perceptual_weight=args.perceptual_weight,
+                      features_model=args.features_model)
 
 
 def train_config(args: Args):
@@ -76,12 +85,14 @@ def train_config(args: Args):
     return TrainConfig(steps=args.steps, batch_size=args.rays, lr=args.lr, seed=args.seed,
                        warmup_steps=min(500, args.steps // 10), eval_every=args.eval_every, log_every=50,
                        val_items=args.val_items, threads=args.threads, device=args.device, resume=args.resume,
-                       amp=False, grad_clip=0.0)
+                       amp=False, grad_clip=0.0, init_from=args.init_from,
+                       init_parts=("field",) if args.init_from else ())
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(Args, argv, "mouthpiece-train nerf", __doc__.splitlines()[0])
     from .nerf.frames import read_frame_folder
+    from .nerf.portrait import identity_of
     from .registry import get_family
     from .trainer import Trainer
 
@@ -91,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         about = {"command": ["mouthpiece-train", "nerf", *(sys.argv[1:] if argv is None else argv)],
                  "frames": args.frames, "train_frames": len(folder.train), "val_frames": len(folder.val),
                  "size": [folder.train.width, folder.train.height], "fps": folder.fps,
-                 "audio_features": folder.audio_features}
+                 "audio_features": folder.audio_features, "identity": identity_of(folder).record()}
         trainer = Trainer(get_family("nerf"), config, train_config(args), folder.train, folder.val, args.out,
                           about=about)
         metrics = trainer.fit()

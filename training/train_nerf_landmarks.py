@@ -42,6 +42,7 @@ class Args:
     threads: int = option(2, "torch CPU threads")
     device: str = option("auto", "auto, cpu or cuda", choices=("auto", "cpu", "cuda"))
     resume: bool = option(True, "continue the run found in --out")
+    calibrate_utterances: int = option(300, "train utterances the blink rate is calibrated on at the end (0: none)")
 
 
 def model_config(args: Args):
@@ -77,6 +78,24 @@ def datasets(args: Args, config):
     return halves[0], halves[1]
 
 
+def calibrate_blinks(run: Path, train, limit: int) -> dict:
+    """Set the blink bias of RUN/model so that its drawn blinks match the train labels' rate (none when
+    the labels have no blinks)."""
+    from backend.audio import load_audio
+
+    from .blink_calibration import calibrate_run
+    from .corpus.blinks import onset_frames
+    from .corpus.labels import blink_labels, load_labels
+
+    chosen = list(zip(train.records, train.record_roots))[:limit]
+    records = [record for record, _ in chosen]
+    onsets = sum(int(onset_frames(blink_labels(load_labels(root / r["labels"]))).sum()) for r, root in chosen)
+    if onsets == 0 or limit <= 0:
+        return {}
+    audios = [load_audio(root / r["audio"]) for r, root in chosen]
+    return calibrate_run(run / "model", audios, onsets, sum(float(r["duration_s"]) for r in records))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(Args, argv, "mouthpiece-train nerf-landmarks", __doc__.splitlines()[0])
     if missing := not_corpora(args.data):
@@ -96,11 +115,14 @@ def main(argv: list[str] | None = None) -> int:
         trainer = Trainer(get_family("nerf-landmarks"), config, train_config(args), train, val, args.out,
                           collate=collate, about=about)
         metrics = trainer.fit()
+        calibration = calibrate_blinks(Path(args.out), train, args.calibrate_utterances) if trainer.dist.is_main else {}
     except (InputError, ToolError, ValueError) as err:
         print(f"mouthpiece-train nerf-landmarks: {err}", file=sys.stderr)
         return 2
+    blinks = (f"; blinks per 10 s {calibration['uncalibrated_per_10s']} -> {calibration['calibrated_per_10s']} "
+              f"(labels {calibration['labels_per_10s']}, bias {calibration['blink_bias']})" if calibration else "")
     print(f"done: step {trainer.step}, best validation loss {trainer.best_val:.5f}, "
-          f"model in {Path(args.out, 'model.json')}; last metrics {metrics}")
+          f"model in {Path(args.out, 'model.json')}; last metrics {metrics}{blinks}")
     return 0
 
 

@@ -6,7 +6,8 @@ half and half; the val clips give the fixed validation pairs. The loss is the BC
 chance. The defaults are the small config of models-spec §2.2 (width 0.25, about 1 M parameters; batch 32,
 lr 1e-4, 8 k steps); the paper's expert, for a GPU: `--width 1 --embedding 512 --batch-size 64 --device cuda`.
 Run it again with the same --out to resume. At the end the best model, RUN/model.{safetensors,json}, is
-scored on the val and test pairs (the in-sync versus off-sync accuracy) into RUN/sync_accuracy.json.
+scored on the val and test pairs (the in-sync versus off-sync accuracy) into RUN/sync_accuracy.json, also
+with negatives that may look like their in-sync window (`*_any_shift`, Wav2Lip's protocol).
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ class Args:
     width: float = option(0.25, "multiplier on Wav2Lip's channel counts (the paper's expert: 1)")
     embedding: int = option(128, "embedding length (the paper's: 512)")
     gap: int = option(5, "frames between an in-sync window and its shifted negatives, at least")
+    min_change: float = option(1.0, "mean grey-level change a shifted window needs to count as off sync (0: any)")
     augment: bool = option(True, "jitter the training windows' colour and shift them by up to 2 px")
     steps: int = option(8000, "optimizer steps in all")
     batch_size: int = option(32, "pairs per step")
@@ -38,9 +40,12 @@ class Args:
     val_items: int = option(400, "validation pairs per pass")
     score_items: int = option(2000, "val and test pairs scored at the end (0: none)")
     workers: int = option(0, "data loader worker processes")
+    cache_mb: int = option(1024, "decoded training clips kept in memory, in MiB (the rest are re-read as needed)")
     threads: int = option(2, "torch CPU threads")
     device: str = option("auto", "auto, cpu or cuda", choices=("auto", "cpu", "cuda"))
     resume: bool = option(True, "continue the run found in --out")
+    score_model: str = option("", "score this trained expert (path without suffix) on the sets' val and test "
+                                  "pairs into OUT/sync_accuracy.json, and train nothing")
 
 
 def folders(args) -> list[str]:
@@ -63,16 +68,25 @@ def train_config(args: Args):
                        workers=args.workers, amp=False)
 
 
+def any_shift_splits(args: Args) -> dict:
+    """Val and test pairs whose negatives may look like their in-sync window (Wav2Lip's own protocol)."""
+    from .faces_dataset import FacesDataset
+
+    return {f"{split}_any_shift": FacesDataset(folders(args), split, args.seed, None, args.gap, min_change=0)
+            for split in ("val", "test")}
+
+
 def datasets(args: Args):
     """(train, val, test) pair datasets over every faces set."""
     from .faces_dataset import Augment, FacesDataset
 
     chosen = folders(args)
-    train = FacesDataset(chosen, "train", args.seed, Augment() if args.augment else None, args.gap)
+    train = FacesDataset(chosen, "train", args.seed, Augment() if args.augment else None, args.gap,
+                         cache_bytes=args.cache_mb << 20, min_change=args.min_change)
     if len(train) == 0:
         raise InputError(chosen[0], f"no train clips long enough for a window ({train.skipped} too short)")
-    val = FacesDataset(chosen, "val", args.seed, None, args.gap)
-    test = FacesDataset(chosen, "test", args.seed, None, args.gap)
+    val = FacesDataset(chosen, "val", args.seed, None, args.gap, min_change=args.min_change)
+    test = FacesDataset(chosen, "test", args.seed, None, args.gap, min_change=args.min_change)
     return train, val, test
 
 
@@ -100,19 +114,22 @@ def score(module, dataset, items: int, batch: int = 64) -> dict:
             "off_sync_mean": float(d[y == 0].mean()) if (y == 0).any() else None}
 
 
-def score_best(run: Path, config, splits: dict, items: int) -> dict:
-    """Score the exported best model on each split and write RUN/sync_accuracy.json."""
+def score_best(run: Path, splits: dict, items: int, model: str | Path | None = None) -> dict:
+    """Score a model (default: the run's exported best) on each split and write RUN/sync_accuracy.json."""
     import torch
 
     from backend import checkpoints
     from backend.fileio import write_text_atomic
 
-    from .families.sync_expert import SyncExpert
+    from .families.sync_expert import SyncExpert, SyncExpertConfig
 
-    saved = checkpoints.load(run / "model")
-    module = SyncExpert(config)
-    module.load_state_dict({name: torch.from_numpy(value) for name, value in saved.tensors.items()})
-    result = {"step": saved.step, **{name: score(module, data, items) for name, data in splits.items()}}
+    stem = Path(model) if model else run / "model"
+    saved = checkpoints.load(stem, family="sync-expert")
+    module = SyncExpert(SyncExpertConfig(**saved.config["model"]))
+    module.load_state_dict({name: torch.from_numpy(value).float() for name, value in saved.tensors.items()})
+    result = {"model": str(stem), "step": saved.step,
+              **{name: score(module, data, items) for name, data in splits.items()}}
+    run.mkdir(parents=True, exist_ok=True)
     write_text_atomic(run / ACCURACY_FILE, json.dumps(result, indent=2) + "\n")
     return result
 
@@ -122,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     from .registry import get_family
     from .trainer import Trainer
 
+    if args.score_model:
+        return score_only(args)
     try:
         config = model_config(args)
         train, val, test = datasets(args)
@@ -136,14 +155,34 @@ def main(argv: list[str] | None = None) -> int:
         metrics = trainer.fit()
         if not trainer.dist.is_main:
             return 0
-        scores = score_best(Path(args.out), config, {"val": val, "test": test}, args.score_items)
+        scores = score_best(Path(args.out), {"val": val, "test": test, **any_shift_splits(args)}, args.score_items)
     except (InputError, ToolError, ValueError) as err:
         print(f"mouthpiece-train sync-expert: {err}", file=sys.stderr)
         return 2
+    print(f"done: step {trainer.step}, best validation BCE {trainer.best_val:.5f}, model in "
+          f"{Path(args.out, 'model.json')}; {accuracy_summary(scores)}; last metrics {metrics}")
+    return 0
+
+
+def accuracy_summary(scores: dict) -> str:
     summary = ", ".join(f"{name} accuracy {s['accuracy']:.3f} over {s['pairs']} pairs"
                         for name, s in scores.items() if isinstance(s, dict) and s.get("pairs"))
-    print(f"done: step {trainer.step}, best validation BCE {trainer.best_val:.5f}, model in "
-          f"{Path(args.out, 'model.json')}; {summary or 'no val or test pairs'}; last metrics {metrics}")
+    return summary or "no val or test pairs"
+
+
+def score_only(args: Args) -> int:
+    """`--score-model`: the accuracy of a trained expert on the faces sets' held-out pairs."""
+    from .faces_dataset import FacesDataset
+
+    try:
+        chosen = folders(args)
+        splits = {split: FacesDataset(chosen, split, args.seed, None, args.gap, min_change=args.min_change)
+                  for split in ("val", "test")}
+        scores = score_best(Path(args.out), {**splits, **any_shift_splits(args)}, args.score_items, args.score_model)
+    except (InputError, ToolError, ValueError) as err:
+        print(f"mouthpiece-train sync-expert: {err}", file=sys.stderr)
+        return 2
+    print(f"scored {args.score_model}: {accuracy_summary(scores)}; in {Path(args.out, ACCURACY_FILE)}")
     return 0
 
 

@@ -48,12 +48,13 @@ class NerfLandmarksSpec:
     window_frames: int
     blink_hidden: int
     blink_duration_s: tuple[float, float]
+    blink_bias: float = 0.0  # added to the blink-start logit; set after training to match the labels' rate
 
     @classmethod
     def from_config(cls, config: dict) -> "NerfLandmarksSpec":
         model = config.get("model", config)
         fields = cls.__dataclass_fields__
-        values = {name: model[name] for name in fields}
+        values = {name: model[name] for name in fields if name in model or name != "blink_bias"}
         for name in ("audio_channels", "attention_channels", "blink_duration_s"):
             values[name] = tuple(values[name])
         return cls(**values)
@@ -223,9 +224,12 @@ class NerfLandmarksRuntime:
         hidden, _ = gru(inputs.astype(np.float32), *self._gru_weights())
         return sigmoid(self._linear(hidden, "blink_head")[:, 0])
 
-    def sample_blinks(self, smoothed: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        """(closure (T,) in [0, 1], onsets (T,)): blinks drawn frame by frame from the blink model."""
+    def sample_blinks(self, smoothed: np.ndarray, seed: int,
+                      bias: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(closure (T,) in [0, 1], onsets (T,)): blinks drawn frame by frame from the blink model, its
+        start logit shifted by `bias` (default: the spec's calibrated one)."""
         fps, rng = self.spec.fps, np.random.default_rng(seed)
+        bias = self.spec.blink_bias if bias is None else bias
         weights = self._gru_weights()
         onsets, starts = np.zeros(len(smoothed), np.float32), []
         state, last = None, -INITIAL_SINCE_BLINK_S * fps
@@ -233,7 +237,7 @@ class NerfLandmarksRuntime:
         for t in range(len(smoothed)):
             step = np.concatenate([smoothed[t], since_feature(np.array([(t - last) / fps]))])[None].astype(np.float32)
             hidden, state = gru(step, *weights, state=state)
-            hazard = float(sigmoid(self._linear(hidden, "blink_head"))[0, 0])
+            hazard = float(sigmoid(self._linear(hidden, "blink_head") + bias)[0, 0])
             draw, length = rng.random(), rng.uniform(*self.spec.blink_duration_s)
             if draw < hazard and t / fps >= busy_until:
                 onsets[t], last = 1.0, t
@@ -265,8 +269,12 @@ class NerfLandmarksRuntime:
         outputs = [self.transformer(inputs[s:s + self.spec.window_frames]) for s in starts]
         return blend_windows(outputs, starts, len(inputs)).reshape(-1, N_LANDMARKS, 3)
 
+    def smoothed_audio(self, audio: np.ndarray) -> np.ndarray:
+        """(T, audio_dim) smoothed audio features at spec.fps of 16 kHz audio."""
+        return self.smooth(self.audio_features(mel_windows(audio, self.spec)))
+
     def predict(self, audio: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """(offsets (T, 68, 3) in metres, blink closure (T,)) at spec.fps for 16 kHz audio."""
-        smoothed = self.smooth(self.audio_features(mel_windows(audio, self.spec)))
+        smoothed = self.smoothed_audio(audio)
         blink, _ = self.sample_blinks(smoothed, seed)
         return self.offsets_mm(smoothed, self.latent_mean(smoothed), blink) / 1000.0, blink

@@ -119,6 +119,18 @@ def render_weights(weights: np.ndarray, channels: tuple[str, ...], head: str | o
     model = headmodel.load(landmarks_path(Path(head)))
     project = camera_projection(scene)
     landmarks2d = project(model.landmarks(model.channel_weights(channels, weights)))
+    faces = np.stack(render_keyed(scene, obj, weights, channels))
+    box = mouth_box_around(project(model.neutral[48:68]), faces.shape[1])
+    return RenderedFrames(face=faces, mouth=crop_mouths(faces, box), landmarks2d=landmarks2d)
+
+
+def render_keyed(scene, obj, weights: np.ndarray, channels: tuple[str, ...], read=None) -> list[np.ndarray]:
+    """Render the scene once per row of `weights` ([T, len(channels)]), the object's shape keys set per
+    frame by a frame-change handler (nothing is keyframed); each frame is read back with `read` (default:
+    read_png, RGB)."""
+    import bpy
+
+    read = read or read_png
     blocks = obj.data.shape_keys.key_blocks
     targets = [(blocks[name], j) for j, name in enumerate(channels) if name in blocks]
 
@@ -133,12 +145,9 @@ def render_weights(weights: np.ndarray, channels: tuple[str, ...], head: str | o
         with tempfile.TemporaryDirectory(prefix="mouthpiece-render-") as folder, quiet_stdout():
             scene.render.filepath = os.path.join(folder, "f_")
             bpy.ops.render.render(animation=True)
-            images = [read_png(os.path.join(folder, f"f_{i:04d}.png")) for i in range(1, len(weights) + 1)]
+            return [read(os.path.join(folder, f"f_{i:04d}.png")) for i in range(1, len(weights) + 1)]
     finally:
         bpy.app.handlers.frame_change_pre.remove(apply)
-    faces = np.stack(images)
-    box = mouth_box_around(project(model.neutral[48:68]), faces.shape[1])
-    return RenderedFrames(face=faces, mouth=crop_mouths(faces, box), landmarks2d=landmarks2d)
 
 
 def apply_variation(scene, variation: RenderVariation) -> None:

@@ -40,20 +40,21 @@ class Tracker(Protocol):
 class MediaPipeTracker:
     name = "mediapipe-face-mesh"
 
-    def __init__(self, min_confidence: float = 0.3):
+    def __init__(self, min_confidence: float = 0.3, refine: bool = False):
         try:
             import mediapipe
         except ImportError:
             raise ToolError("mediapipe is not installed (pip install mediapipe==0.10.21)") from None
         self.face_mesh = mediapipe.solutions.face_mesh
         self.min_confidence = min_confidence
+        self.refine = refine  # the attention model's eye and lip contours (eyelids that follow blinks)
 
     def track(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         height, width = frames.shape[1:3]
         points = np.zeros((len(frames), 68, 3), dtype=np.float32)
         found = np.zeros(len(frames), dtype=bool)
         scale = np.array([width, height, width], dtype=np.float32)
-        with self.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1, refine_landmarks=False,
+        with self.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1, refine_landmarks=self.refine,
                                      min_detection_confidence=self.min_confidence,
                                      min_tracking_confidence=self.min_confidence) as mesh:
             for i, frame in enumerate(frames):

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..perceptual import FaceFeatureDistance
 from ..registry import Family
 from . import lipsync_losses as losses
 from .sync_expert import SyncExpert, SyncExpertConfig
@@ -34,9 +35,9 @@ SIZES = (1, 3, 6, 12, 24, 48, 96)
 AUDIO = ((32, 1, 2), (64, (3, 1), 2), (128, 3, 2), (256, (3, 2), 1))  # (channels, stride, residual blocks)
 CRITIC = (64, 128, 256, 512)
 EXPERT_FLOOR = 1e-3
-PERCEPTUAL = ("lap_pyramid", "vgg16")
+PERCEPTUAL = ("lap_pyramid", "vgg16", "features")
 GENERATOR_PARTS = ("identity", "reference", "audio", "decoder", "audio_skips", "rgb_head", "mask_head", "expert",
-                   "vgg16")
+                   "vgg16")  # the face features are always read from their own file
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,9 @@ class LipsyncGenConfig:
     gan: bool = False
     perceptual: str = "lap_pyramid"
     vgg16_weights: str = ""
+    features_model: str = ""
+    """a trained face-features model (path without suffix) for perceptual "features" (training/perceptual.py)"""
+    features_width: float = 1.0
     expert: str = ""
     """the frozen lip-sync expert's checkpoint (path without suffix); its weights are copied into this model"""
     expert_width: float = 0.25
@@ -73,6 +77,8 @@ class LipsyncGenConfig:
             raise ValueError(f"perceptual must be one of {', '.join(PERCEPTUAL)}, not {self.perceptual!r}")
         if self.perceptual == "vgg16" and not self.vgg16_weights:
             raise ValueError("perceptual 'vgg16' needs a local VGG16 weights file (nothing is downloaded)")
+        if self.perceptual == "features" and not self.features_model:
+            raise ValueError("perceptual 'features' needs a trained face-features model (--features-model)")
         if self.r1_on not in ("reals", "fakes"):
             raise ValueError(f"r1_on must be 'reals' or 'fakes', not {self.r1_on!r}")
         if self.references < 1 or self.width <= 0:
@@ -170,11 +176,12 @@ class LipsyncGenerator(nn.Module):
         self.mask_head = nn.Sequential(ConvBlock(dec[-1], dec[-1]), nn.Conv2d(dec[-1], 1, 1)) if config.mask else None
         self.expert = SyncExpert(SyncExpertConfig(config.expert_width, config.expert_embedding)).requires_grad_(False)
         self.vgg16 = losses.VGG16Features() if config.perceptual == "vgg16" else None
+        self.features = FaceFeatureDistance(config.features_width) if config.perceptual == "features" else None
         self.critic = losses.Critic(3 * 5, tuple(config.channels(c) for c in CRITIC)) if config.gan else None
 
     def train(self, mode: bool = True):
         super().train(mode)
-        for frozen in (self.expert, self.vgg16):
+        for frozen in (self.expert, self.vgg16, self.features):
             if frozen is not None:
                 frozen.eval()
         return self
@@ -228,6 +235,14 @@ def generate(model, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None, tor
     return output, mask, targets
 
 
+def perceptual_term(module: LipsyncGenerator, output: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    if module.vgg16 is not None:
+        return module.vgg16.distance(output, targets)
+    if module.features is not None:
+        return module.features(output, targets)
+    return losses.lap_pyramid_l1(output, targets)
+
+
 def batch_loss(model, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
     """The weighted loss of a batch; in training it leaves the critic's reals and fakes in `batch`."""
     module = getattr(model, "module", model)
@@ -238,8 +253,7 @@ def batch_loss(model, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
     output, targets = output.float(), targets.float()
     l1 = (region * (output - targets).abs()).sum() / (3 * region.sum()).clamp_min(1.0)
     mse = (region * (output - targets) ** 2).sum() / (3 * region.sum()).clamp_min(1.0)
-    perceptual = (module.vgg16.distance(output, targets) if module.vgg16 is not None
-                  else losses.lap_pyramid_l1(output, targets))
+    perceptual = perceptual_term(module, output, targets)
     d = module.expert(lower_halves(output, size), batch["mel"]).float()
     expert = -torch.log(d.clamp(EXPERT_FLOOR, 1.0)).mean()
     mask_bce = F.binary_cross_entropy(mask.float(), region) if mask is not None else output.new_zeros(())
@@ -276,13 +290,16 @@ def load_expert(module: LipsyncGenerator, stem: str) -> None:
 
 
 def prepare(module: LipsyncGenerator, dataset) -> None:
-    """Load the frozen expert (and VGG16 when asked) from their files; nothing is measured from the data."""
+    """Load the frozen expert (and VGG16 or the face features when asked) from their files; nothing is
+    measured from the data."""
     if module.config.expert:
         load_expert(module, module.config.expert)
     elif module.config.expert_weight > 0:
         raise ValueError("the expert loss needs a trained lip-sync expert (--expert)")
     if module.vgg16 is not None:
         module.vgg16.load_weights(module.config.vgg16_weights)
+    if module.features is not None:
+        module.features.load_checkpoint(module.config.features_model)
 
 
 FAMILY = Family(name="lipsync-gen", description="lip-sync generator: identity + KMeans references with audio "

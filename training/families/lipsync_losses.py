@@ -5,6 +5,7 @@
   distance of Laplacian pyramids (4 band-pass levels and the low-pass rest), which needs no trained
   features and grows as detail is lost. `vgg16` takes torchvision-layout VGG16 weights
   (`features.N.weight`) from a local file and compares relu3_3 and relu4_3 as ||phi(X) - phi(X^)||^2 / CHW.
+  `features` is the LPIPS-style distance over face features trained here (training/perceptual.py).
 - `Critic`: the multi-frame discriminator on the lower halves of 5 frames (B, 15, 48, 96): 4 x 4
   stride-2 convolutions 15 -> 64 -> 128 -> 256 -> 512 (times the width), LeakyReLU, spectral norm on
   every layer, a logit per window; non-saturating losses, R1 (gamma 10) on reals or, as the coursework's

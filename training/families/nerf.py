@@ -12,6 +12,7 @@ The defaults are the small config for a 2-core CPU (spec §3.2): 6 levels 16 -> 
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -51,6 +52,14 @@ class NerfConfig:
     use_landmarks: bool = True
     use_blink: bool = True
     use_audio: bool = True
+    patch: int = 0
+    """the fine stage: each step also renders a patch this many pixels square around the mouth (0: off)"""
+    patch_frames: int = 2
+    """frames per step that give a mouth patch"""
+    perceptual_weight: float = 0.0
+    """weight of the feature distance between rendered and true mouth patches"""
+    features_model: str = ""
+    """the face-features checkpoint (path without suffix) whose frozen features measure the patches"""
 
     def __post_init__(self) -> None:
         if self.samples < 1 or self.frames_per_step < 1:
@@ -59,6 +68,10 @@ class NerfConfig:
             raise ValueError("each MLP needs at least one layer")
         if not all(lo < hi for lo, hi in zip(self.box_min, self.box_max)):
             raise ValueError("box_min must be below box_max on every axis")
+        if self.patch < 0 or self.patch_frames < 1:
+            raise ValueError("patch must be 0 or more and patch_frames at least 1")
+        if self.perceptual_weight > 0 and not (self.patch and self.features_model):
+            raise ValueError("a perceptual weight needs a mouth patch (--patch) and a face-features model")
 
     @classmethod
     def from_dict(cls, data: dict) -> "NerfConfig":
@@ -69,6 +82,15 @@ class NerfConfig:
         return cls(**data)
 
 
+@functools.lru_cache(maxsize=2)
+def face_features(stem: str):
+    """The frozen face-features distance of the fine stage, loaded once per process; it is not part of
+    the renderer's checkpoint, so rendering never needs it."""
+    from ..perceptual import FaceFeatureDistance
+
+    return FaceFeatureDistance.from_checkpoint(stem)
+
+
 def build(config: NerfConfig):
     from ..nerf.field import TalkingHead
 
@@ -76,7 +98,10 @@ def build(config: NerfConfig):
 
 
 def prepare(model, clip) -> None:
-    """The audio features' mean and spread over the training frames."""
+    """The audio features' mean and spread over the training frames (and a check that the face-features
+    checkpoint of the fine stage loads)."""
+    if model.config.features_model:
+        face_features(model.config.features_model)
     audio = torch.from_numpy(clip.audio)
     if len(audio) and audio.shape[1]:
         with torch.no_grad():
@@ -85,13 +110,25 @@ def prepare(model, clip) -> None:
 
 
 def ray_loss(model, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
-    """Photometric MSE of the rendered rays against their pixels."""
+    """Photometric MSE of the rendered rays against their pixels; in the fine stage, plus the feature
+    distance of the rendered mouth patches (the batch's last rays) to the true ones."""
     result = model(batch["origins"], batch["directions"], batch["landmarks"], batch["blink"], batch["audio"],
                    batch["slot"])
     mse = ((result.rgb - batch["rgb"]) ** 2).mean()
     value = float(mse.detach())
-    return mse, {"mse": value, "psnr": -10.0 * torch.log10(torch.tensor(max(value, 1e-10))).item(),
-                 "opacity": float(result.opacity.detach().mean()), "frames": float(len(batch["rgb"]))}
+    metrics = {"mse": value, "psnr": -10.0 * torch.log10(torch.tensor(max(value, 1e-10))).item(),
+               "opacity": float(result.opacity.detach().mean()), "frames": float(len(batch["rgb"]))}
+    loss = mse
+    patches = batch.get("patches", 0)
+    if patches and model.config.perceptual_weight > 0:
+        side = model.config.patch
+        rendered, truth = (x[-patches * side * side:].reshape(patches, side, side, 3).permute(0, 3, 1, 2)
+                           for x in (result.rgb, batch["rgb"]))
+        measure = face_features(model.config.features_model).to(rendered.device)
+        distance = measure(rendered, truth).mean()
+        loss = loss + model.config.perceptual_weight * distance
+        metrics["perceptual"] = float(distance.detach())
+    return loss, metrics
 
 
 def make_source(model, config: NerfConfig, train_config, train, val, run_dir, is_main):

@@ -61,6 +61,9 @@ class NerfLandmarksConfig:
     blink_weight: float = 1.0
     blink_duration_s: tuple[float, float] = (0.10, 0.40)
     """lengths of the blinks drawn at inference (the corpus's range)"""
+    blink_bias: float = 0.0
+    """added to the blink-start logit at inference; calibrated after training so that the drawn blinks
+    match the training labels' rate (training/blink_calibration.py)"""
 
     def __post_init__(self) -> None:
         if self.window != 2 ** len(self.audio_channels):

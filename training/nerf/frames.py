@@ -8,13 +8,16 @@ frames.json:
     {"format": "mouthpiece-nerf-frames", "version": 1, "width": W, "height": H, "fps": 25.0,
      "box_min": [x, y, z], "box_max": [x, y, z],   # the head's axis-aligned bounds, world units
      "audio_features": "what the audio vectors are (free text)",
+     "neutral_landmarks": [[x, y, z] x 68],       # optional: the person's rest face, world units
      "frames": [{"image": "images/000000.png",
                  "intrinsics": [fx, fy, cx, cy],          # pixels
                  "camera_to_world": [[4 numbers] x 4],    # Blender's matrix_world: looks along -Z, +Y up
                  "landmarks": [[x, y, z] x 68],           # world units, the iBUG 68 order
                  "blink": 0.0,                            # eye closure in [0, 1]
                  "audio": [A numbers],                    # the frame's audio feature, same length for all
-                 "split": "train"}, ...]}                 # or "val" (held out); "train" when absent
+                 "split": "train",                        # or "val" (held out); "train" when absent
+                 "clip": "utterance id"}, ...],           # optional: which utterance the frame belongs to
+     "clip_audio": {"utterance id": "/abs/path.wav"}}     # optional: each utterance's audio (frame 0 = 0 s)
 
 Transparent pixels of an RGBA image are composited over the renderer's background colour.
 """
@@ -46,6 +49,8 @@ class FrameClip:
     landmarks: np.ndarray    # (N, 68, 3) float32
     blink: np.ndarray        # (N,) float32
     audio: np.ndarray        # (N, A) float32
+    clip_ids: list[str] | None = None         # each frame's utterance, when the index names them
+    clip_audio: dict[str, str] | None = None  # utterance -> its audio file, when the index gives them
 
     def __len__(self) -> int:
         return len(self.images)
@@ -68,13 +73,17 @@ class FrameFolder:
     audio_features: str
     train: FrameClip
     val: FrameClip
+    neutral: np.ndarray | None = None  # (68, 3) the rest face's landmarks, when the index gives them
 
 
 def write_frame_folder(folder: str | os.PathLike, images: np.ndarray, intrinsics: np.ndarray, cameras: np.ndarray,
                        landmarks: np.ndarray, blink: np.ndarray, audio: np.ndarray, box_min, box_max,
-                       fps: float = 25.0, val: np.ndarray | None = None, audio_features: str = "") -> Path:
+                       fps: float = 25.0, val: np.ndarray | None = None, audio_features: str = "",
+                       neutral: np.ndarray | None = None, clips=None, clip_audio: dict | None = None) -> Path:
     """Write arrays (N frames; intrinsics (4,) or (N, 4), cameras (4, 4) or (N, 4, 4)) as a frame folder;
-    `val` marks held-out frames. Every file is written atomically, frames.json last."""
+    `val` marks held-out frames, `neutral` (68, 3) is the rest face, `clips` (N strings) each frame's
+    utterance and `clip_audio` {utterance: audio path} their audio. Every file is written atomically,
+    frames.json last."""
     from PIL import Image
 
     folder = Path(folder)
@@ -90,9 +99,15 @@ def write_frame_folder(folder: str | os.PathLike, images: np.ndarray, intrinsics
         frames.append({"image": name, "intrinsics": intrinsics[i].tolist(), "camera_to_world": cameras[i].tolist(),
                        "landmarks": np.asarray(landmarks[i], np.float64).tolist(), "blink": float(blink[i]),
                        "audio": np.asarray(audio[i], np.float64).tolist(), "split": "val" if val[i] else "train"})
+        if clips is not None:
+            frames[-1]["clip"] = str(clips[i])
     index = {"format": FORMAT, "version": 1, "width": int(images.shape[2]), "height": int(images.shape[1]),
              "fps": float(fps), "box_min": [float(v) for v in box_min], "box_max": [float(v) for v in box_max],
              "audio_features": audio_features, "frames": frames}
+    if neutral is not None:
+        index["neutral_landmarks"] = np.asarray(neutral, np.float64).tolist()
+    if clip_audio:
+        index["clip_audio"] = {str(k): os.fspath(v) for k, v in clip_audio.items()}
     write_text_atomic(folder / INDEX, json.dumps(index))
     return folder
 
@@ -113,10 +128,37 @@ def read_frame_folder(folder: str | os.PathLike, background=(1.0, 1.0, 1.0)) -> 
     images = [read_image(Path(folder) / frame["image"], width, height, background) for frame in frames]
     clips = {split: clip([(img, row) for img, row, frame in zip(images, rows, frames)
                           if frame.get("split", "train") == split], audio_dim, height, width) for split in SPLITS}
+    audio_files = clip_audio_files(path, index)
+    if all("clip" in frame for frame in frames):
+        for split, part in clips.items():
+            part.clip_ids = [frame["clip"] for frame in frames if frame.get("split", "train") == split]
+            part.clip_audio = audio_files
     if not len(clips["train"]):
         raise InputError(path, "no training frames (every frame is split 'val')")
     return FrameFolder(box_min=box_min, box_max=box_max, audio_dim=audio_dim, fps=float(index.get("fps", 25.0)),
-                       audio_features=str(index.get("audio_features", "")), train=clips["train"], val=clips["val"])
+                       audio_features=str(index.get("audio_features", "")), train=clips["train"], val=clips["val"],
+                       neutral=neutral_landmarks(path, index))
+
+
+def neutral_landmarks(path: Path, index: dict) -> np.ndarray | None:
+    if "neutral_landmarks" not in index:
+        return None
+    try:
+        neutral = np.asarray(index["neutral_landmarks"], np.float32)
+    except (TypeError, ValueError):
+        neutral = None
+    if neutral is None or neutral.shape != (N_LANDMARKS, 3) or not np.isfinite(neutral).all():
+        raise InputError(path, f"'neutral_landmarks' must be {N_LANDMARKS} x 3 finite numbers")
+    return neutral
+
+
+def clip_audio_files(path: Path, index: dict) -> dict[str, str] | None:
+    files = index.get("clip_audio")
+    if files is None:
+        return None
+    if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
+        raise InputError(path, "'clip_audio' must map utterance ids to audio file paths")
+    return dict(files)
 
 
 def read_index(path: Path) -> dict:
@@ -152,6 +194,8 @@ def check_frame(path: Path, i: int, frame, audio_dim: int) -> tuple[np.ndarray, 
         raise InputError(path, f"frame {i}: needs an 'image' path")
     if frame.get("split", "train") not in SPLITS:
         raise InputError(path, f"frame {i}: split must be 'train' or 'val'")
+    if not isinstance(frame.get("clip", ""), str):
+        raise InputError(path, f"frame {i}: 'clip' must be an utterance id (a string)")
     arrays = []
     for key, shape in shapes.items():
         try:

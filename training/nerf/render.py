@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 MIN_DIRECTION = 1e-9  # keeps 1 / direction finite for rays parallel to a face of the box
@@ -36,6 +37,18 @@ def image_rays(intrinsics: torch.Tensor, camera_to_world: torch.Tensor, height: 
     rows, columns = torch.meshgrid(torch.arange(height, device=device), torch.arange(width, device=device),
                                    indexing="ij")
     return pixel_rays(intrinsics, camera_to_world, rows.reshape(-1), columns.reshape(-1))
+
+
+def project_points(intrinsics: np.ndarray, camera_to_world: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(..., 2) pixel (column, row) positions of world points (..., 3), in the index units of `pixel_rays`
+    (the pixel whose ray passes through a point is its position rounded)."""
+    local = (np.c_[np.reshape(points, (-1, 3)), np.ones(int(np.prod(np.shape(points)[:-1])))]
+             @ np.linalg.inv(camera_to_world).T)
+    fx, fy, cx, cy = intrinsics
+    depth = -local[:, 2]
+    columns = cx + fx * local[:, 0] / depth - 0.5
+    rows = cy - fy * local[:, 1] / depth - 0.5
+    return np.stack([columns, rows], axis=-1).reshape(*np.shape(points)[:-1], 2)
 
 
 def ray_box(origins: torch.Tensor, directions: torch.Tensor, box_min: torch.Tensor,

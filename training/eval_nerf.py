@@ -297,18 +297,6 @@ def load_expert(path: str):
         return None
 
 
-def load_landmarks(path: str):
-    """The nerf-landmarks runtime: the checkpoint given, or the shipped one."""
-    from backend.errors import InputError
-    from backend.models.nerf_landmarks import SHIPPED
-    from backend.runtime.nerf_landmarks import NerfLandmarksRuntime
-
-    stem = path or SHIPPED.find()
-    if not Path(f"{stem}.json").is_file():
-        raise InputError(stem, "no nerf-landmarks checkpoint here (--landmarks-model)")
-    return NerfLandmarksRuntime.from_checkpoint(stem)
-
-
 def make_tracker():
     from backend.errors import ToolError
 
@@ -326,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from backend.errors import MouthpieceError
 
+    from .nerf.portrait import landmark_runtime
+
     torch.set_num_threads(max(1, args.threads))
     if args.device == "cuda" and not torch.cuda.is_available():
         print("mouthpiece-train eval-nerf: --device cuda, but torch sees no CUDA device", file=sys.stderr)
@@ -335,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         expert = load_expert(args.expert)
         driven = tuple(split_list(args.driven))
         context = Context(args.frames, args.max_frames, expert, make_tracker(), args.device, args.quiet, driven,
-                          load_landmarks(args.landmarks_model) if driven else None)
+                          landmark_runtime(args.landmarks_model or None) if driven else None)
         rows = evaluate(context, runs)
     except MouthpieceError as err:
         print(f"mouthpiece-train eval-nerf: {err}", file=sys.stderr)

@@ -54,13 +54,12 @@ def evaluate(args: Args) -> dict:
         for index, record in enumerate(data.records):
             item = data[index]
             truth = item["offsets"].numpy()[:, LIPS]
-            clip = data.load_clip(record, np.random.default_rng(0))
-            offsets, blink = runtime.predict(clip.audio, args.seed + index)
+            smoothed = runtime.smoothed_audio(data.load_clip(record, np.random.default_rng(0)).audio)
+            offsets, _ = runtime.predict_smoothed(smoothed, args.seed + index)
             lip_model += float(np.linalg.norm(offsets[:, LIPS] * 1000.0 - truth, axis=-1).mean(axis=1).sum())
             lip_closed += float(np.linalg.norm(truth, axis=-1).mean(axis=1).sum())
             frames += len(truth)
             blinks_true += int(item["onset"].sum())
-            smoothed = runtime.smoothed_audio(clip.audio)
             blinks_model += np.mean([runtime.sample_blinks(smoothed, seed + index)[1].sum()
                                      for seed in range(args.seed, args.seed + max(1, args.seeds))])
             seconds += record["duration_s"]

@@ -271,8 +271,11 @@ class FacesDataset:
             change = np.abs(lower[candidate:candidate + FRAMES].astype(np.int16) - anchor).mean()
             return self.min_change <= 0 or change >= self.min_change
 
-        picks = rng.integers(count, size=NEGATIVE_TRIES) if count else []
-        for pick in [*picks, *rng.permutation(count)]:
+        def candidates():
+            yield from rng.integers(count, size=NEGATIVE_TRIES) if count else ()
+            yield from rng.permutation(count)
+
+        for pick in candidates():
             candidate = int(pick) if pick < left else start + self.gap + int(pick) - left
             if differs(candidate):
                 return candidate

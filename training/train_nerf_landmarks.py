@@ -88,12 +88,11 @@ def calibrate_blinks(run: Path, train, limit: int) -> dict:
     from .corpus.labels import blink_labels, load_labels
 
     chosen = list(zip(train.records, train.record_roots))[:limit]
-    records = [record for record, _ in chosen]
     onsets = sum(int(onset_frames(blink_labels(load_labels(root / r["labels"]))).sum()) for r, root in chosen)
     if onsets == 0 or limit <= 0:
         return {}
     audios = [load_audio(root / r["audio"]) for r, root in chosen]
-    return calibrate_run(run / "model", audios, onsets, sum(float(r["duration_s"]) for r in records))
+    return calibrate_run(run / "model", audios, onsets, sum(float(r["duration_s"]) for r, _ in chosen))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -275,6 +275,9 @@ class NerfLandmarksRuntime:
 
     def predict(self, audio: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """(offsets (T, 68, 3) in metres, blink closure (T,)) at spec.fps for 16 kHz audio."""
-        smoothed = self.smoothed_audio(audio)
+        return self.predict_smoothed(self.smoothed_audio(audio), seed)
+
+    def predict_smoothed(self, smoothed: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """`predict` from the audio's smoothed features."""
         blink, _ = self.sample_blinks(smoothed, seed)
         return self.offsets_mm(smoothed, self.latent_mean(smoothed), blink) / 1000.0, blink

@@ -97,13 +97,9 @@ def load_portrait(run: str | os.PathLike, training_frames: str | None = None, de
     saved = checkpoints.load(stem, family=FAMILY)
     try:
         model = TalkingHead(NerfConfig.from_dict(saved.config["model"]))
-        # tensors only training needs (the perceptual term's frozen features) are left out
-        missing, _ = model.load_state_dict({name: torch.from_numpy(value) for name, value in saved.tensors.items()},
-                                           strict=False)
+        model.load_state_dict({name: torch.from_numpy(value) for name, value in saved.tensors.items()})
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         raise InputError(source, f"not a usable NeRF model ({str(err).splitlines()[0][:200]})") from None
-    if missing:
-        raise InputError(source, f"not a usable NeRF model (lacks {len(missing)} tensors, e.g. {missing[0]})")
     identity = find_identity(source, saved.config.get("about", {}), training_frames, model.config.background)
     return Portrait(model.to(device).eval(), identity, source)
 

@@ -293,3 +293,47 @@ def test_a_trained_expert_is_scored_without_training(faces, tiny_run, tmp_path, 
     assert sorted(p.name for p in out.iterdir()) == ["sync_accuracy.json"]  # no run, no checkpoints
     assert main(["--faces", str(faces), "--out", str(out), "--score-model", str(tmp_path / "none")]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_a_run_can_start_from_a_trained_expert(faces, more_faces, tiny_run, tmp_path):
+    from backend import checkpoints
+
+    out = tmp_path / "more"
+    assert train(out, 1, faces, more_faces, extra=("--init-from", str(tiny_run), "--lr", "0", "--score-items",
+                                                   "0")) == 0
+    start, went_on = checkpoints.load(tiny_run), checkpoints.load(out / "model")
+    assert went_on.config["train"]["init_from"] == str(tiny_run)
+    for name, value in start.tensors.items():  # no learning rate: only batch norm's running statistics move
+        if "running" not in name and "num_batches" not in name:
+            assert np.array_equal(value, went_on.tensors[name]), name
+
+
+def test_grouped_items_hold_windows_of_one_clip_apart_and_mask_lookalikes(faces, tmp_path):
+    from training.faces_dataset import GroupedFacesDataset, load_lower
+
+    data = GroupedFacesDataset([faces], seed=0, group=3)
+    for index in (0, 5, len(data) - 1):
+        item = data[index]
+        assert item["faces"].shape == (3, 15, 48, 96) and item["mel"].shape == (3, 1, 80, 16)
+        starts = data.group_starts(index)
+        assert starts[0] == data.draws[index][1]
+        assert all(abs(a - b) >= 5 for a in starts for b in starts if a is not b)
+        lower = load_lower(data.clips[data.draws[index][0]])
+        for i, start in enumerate(starts):  # each window is its clip's frames (the stamp names the frame)
+            assert round(float(item["faces"][i, 0, 0, 0]) * 255) == lower[start, 0, 0, 0]
+        assert torch.equal(item["pair_mask"].diagonal(), torch.ones(3))
+    still = write_faces_set(tmp_path / "still", [("s", "train", 30)])
+    frames = np.load(still / "frames" / "s.npz")["lower"]
+    np.savez_compressed(still / "frames" / "s.npz", lower=np.repeat(frames[:1], len(frames), axis=0))
+    item = GroupedFacesDataset([still], group=2)[0]  # one still picture: no window is another's negative
+    assert torch.equal(item["pair_mask"], torch.eye(2))
+
+
+def test_grouped_training_runs_and_keeps_the_pairs_per_step(faces, tmp_path, capsys):
+    from backend import checkpoints
+
+    assert train(tmp_path / "grouped", 2, faces, extra=("--group", "2", "--score-items", "0")) == 0
+    saved = checkpoints.load(tmp_path / "grouped" / "model")
+    assert saved.config["train"]["batch_size"] == 2  # 4 windows a step, in groups of 2
+    assert train(tmp_path / "odd", 2, faces, extra=("--group", "3")) == 2
+    assert "not a whole number of groups of 3" in capsys.readouterr().err

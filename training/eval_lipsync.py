@@ -12,6 +12,7 @@ Rows: copy-input (the frames unchanged), each generator given, and the real fram
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     except MouthpieceError as err:
         print(f"mouthpiece-train eval-lipsync: {err}", file=sys.stderr)
         return 2
-    results = {"command": " ".join(argv if argv is not None else sys.argv[1:]), "rows": rows}
+    results = {"command": shlex.join(argv if argv is not None else sys.argv[1:]), "rows": rows}
     write_report(Path(args.out), results)
     print(json.dumps(rows, indent=1))
     return 0

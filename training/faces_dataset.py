@@ -16,7 +16,8 @@ s..s+4: a still mouth in two pauses shows the same pixels, which is no sync erro
 window with no such negative in its clip stays in sync. The audio is always s's. Training items are drawn afresh each epoch from
 (seed, epoch, index) and may be jittered in colour and shifted a few pixels (the 5 frames alike);
 validation items are fixed (seed and index only) and listed in a seeded shuffle, so the first few hundred
-span the clips. Clips too short for a window and a negative are skipped and counted.
+span the clips. Clips too short for a window and a negative are skipped and counted. GroupedFacesDataset
+gives training items of several windows of one clip, each the others' negative.
 """
 from __future__ import annotations
 
@@ -304,3 +305,58 @@ def jitter(pixels: np.ndarray, options: Augment, rng: np.random.Generator) -> np
         height, width = pixels.shape[1:3]
         pixels = padded[:, s - dy:s - dy + height, s - dx:s - dx + width]
     return pixels
+
+
+class GroupedFacesDataset(FacesDataset):
+    """Training items of `group` in-sync windows of one clip, each at least `gap` frames from the others:
+    {"faces": (G, 15, 48, 96), "mel": (G, 1, 80, 16), "pair_mask": (G, G)}. Window i's faces against window
+    j's audio is an in-sync pair on the diagonal and a shifted negative elsewhere, so each window serves as
+    G - 1 negatives for the price of one; pair_mask drops the pairs that do not count (windows a short clip
+    could not fill, and negatives that look like their in-sync window, as in FacesDataset)."""
+
+    def __init__(self, folders: Sequence[str | os.PathLike], seed: int = 0, augment: Augment | None = None,
+                 gap: int = FRAMES, cache_bytes: int = CACHE_BYTES, min_change: float = MIN_CHANGE,
+                 group: int = 4):
+        super().__init__(folders, "train", seed, augment, gap, cache_bytes, min_change)
+        if group < 2:
+            raise ValueError(f"a group needs at least 2 windows, not {group}")
+        self.group = int(group)
+        self.starts_of = {}
+        for position, start in self.draws:
+            self.starts_of.setdefault(position, []).append(start)
+
+    def group_starts(self, index: int) -> list[int]:
+        """The item's own start, then up to G - 1 more of its clip, in random order, `gap` apart."""
+        position, start = self.draws[index]
+        chosen = [start]
+        for candidate in self.item_rng(index).permutation(self.starts_of[position]):
+            if len(chosen) == self.group:
+                break
+            if all(abs(int(candidate) - other) >= self.gap for other in chosen):
+                chosen.append(int(candidate))
+        return chosen
+
+    def __getitem__(self, index: int) -> dict:
+        import torch
+
+        position, _ = self.draws[index]
+        lower, mel = self.clip_arrays(position)
+        starts = self.group_starts(index)
+        filled = len(starts)
+        starts += [starts[0]] * (self.group - filled)
+        faces = np.stack([lower[s:s + FRAMES] for s in starts])
+        windows = wav2lip_mel.windows_at(mel, [wav2lip_mel.window_start(s, FPS) for s in starts])
+        mask = np.zeros((self.group, self.group), np.float32)
+        anchors = faces[:filled].astype(np.int16)
+        for i in range(filled):
+            for j in range(filled):
+                change = np.abs(anchors[i] - anchors[j]).mean() if i != j else 0.0
+                mask[i, j] = 1.0 if i == j or self.min_change <= 0 or change >= self.min_change else 0.0
+        pixels = faces.astype(np.float32) / 255.0
+        if self.augment is not None:
+            rng = np.random.default_rng([self.seed, self.epoch, index, 1])
+            pixels = np.stack([jitter(p, self.augment, rng) for p in pixels])
+        stacked = pixels.transpose(0, 1, 4, 2, 3).reshape(self.group, 3 * FRAMES, *CROP)
+        return {"faces": torch.from_numpy(np.ascontiguousarray(stacked)),
+                "mel": torch.from_numpy(np.ascontiguousarray(windows[:, None])),
+                "pair_mask": torch.from_numpy(mask)}

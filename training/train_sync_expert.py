@@ -3,11 +3,15 @@
 FACES is a faces set (training/faces_dataset.py: faces.json, manifest.jsonl and frames/<id>.npz lower
 faces); give --faces again for more sets. The train clips train, on in-sync and shifted 5-frame windows
 half and half; the val clips give the fixed validation pairs. The loss is the BCE of the cosine in-sync
-chance. The defaults are the small config of models-spec §2.2 (width 0.25, about 1 M parameters; batch 32,
-lr 1e-4, 8 k steps); the paper's expert, for a GPU: `--width 1 --embedding 512 --batch-size 64 --device cuda`.
-Run it again with the same --out to resume. At the end the best model, RUN/model.{safetensors,json}, is
-scored on the val and test pairs (the in-sync versus off-sync accuracy) into RUN/sync_accuracy.json, also
-with negatives that may look like their in-sync window (`*_any_shift`, Wav2Lip's protocol).
+chance. With `--group G` a training item is G windows of one clip, and every faces-audio pair of the group
+counts: G in-sync pairs and up to G(G - 1) shifted ones, weighted half and half, for the encoder work of G
+pairs; validation and scoring keep the single pairs. The defaults are the small config of models-spec
+§2.2 (width 0.25, about 1 M parameters; batch 32, lr 1e-4, 8 k steps); the paper's expert, for a GPU:
+`--width 1 --embedding 512 --batch-size 64 --device cuda`. Run it again with the same --out to resume.
+`--init-from RUN/model` starts from a trained expert. At the end the best model, RUN/model.{safetensors,
+json}, is scored on the val and test pairs (the in-sync versus off-sync accuracy) into
+RUN/sync_accuracy.json, also with negatives that may look like their in-sync window (`*_any_shift`,
+Wav2Lip's protocol).
 """
 from __future__ import annotations
 
@@ -31,9 +35,11 @@ class Args:
     embedding: int = option(128, "embedding length (the paper's: 512)")
     gap: int = option(5, "frames between an in-sync window and its shifted negatives, at least")
     min_change: float = option(1.0, "mean grey-level change a shifted window needs to count as off sync (0: any)")
+    group: int = option(1, "windows of one clip per training item: each in-sync window is also the others' shifted "
+                           "negative, so a step sees G - 1 negatives per window (1: Wav2Lip's single pairs)")
     augment: bool = option(True, "jitter the training windows' colour and shift them by up to 2 px")
     steps: int = option(8000, "optimizer steps in all")
-    batch_size: int = option(32, "pairs per step")
+    batch_size: int = option(32, "pairs per step (windows per step with --group)")
     lr: float = option(1e-4, "peak Adam learning rate")
     seed: int = option(0, "seed for weights, pairs, shuffling and jitter")
     eval_every: int = option(250, "steps between validation passes and checkpoints")
@@ -44,6 +50,8 @@ class Args:
     threads: int = option(2, "torch CPU threads")
     device: str = option("auto", "auto, cpu or cuda", choices=("auto", "cpu", "cuda"))
     resume: bool = option(True, "continue the run found in --out")
+    init_from: str = option("", "start from this trained expert's weights (path without suffix), e.g. to go on "
+                                "over more faces sets")
     score_model: str = option("", "score this trained expert (path without suffix) on the sets' val and test "
                                   "pairs into OUT/sync_accuracy.json, and train nothing")
 
@@ -62,10 +70,12 @@ def model_config(args: Args):
 def train_config(args: Args):
     from .trainer import TrainConfig
 
-    return TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+    if args.batch_size % args.group:
+        raise ValueError(f"--batch-size {args.batch_size} is not a whole number of groups of {args.group}")
+    return TrainConfig(steps=args.steps, batch_size=args.batch_size // args.group, lr=args.lr, seed=args.seed,
                        warmup_steps=min(200, args.steps // 10), eval_every=args.eval_every,
                        val_items=args.val_items, threads=args.threads, device=args.device, resume=args.resume,
-                       workers=args.workers, amp=False)
+                       workers=args.workers, amp=False, init_from=args.init_from)
 
 
 def any_shift_splits(args: Args) -> dict:
@@ -78,11 +88,16 @@ def any_shift_splits(args: Args) -> dict:
 
 def datasets(args: Args):
     """(train, val, test) pair datasets over every faces set."""
-    from .faces_dataset import Augment, FacesDataset
+    from .faces_dataset import Augment, FacesDataset, GroupedFacesDataset
 
     chosen = folders(args)
-    train = FacesDataset(chosen, "train", args.seed, Augment() if args.augment else None, args.gap,
-                         cache_bytes=args.cache_mb << 20, min_change=args.min_change)
+    augment = Augment() if args.augment else None
+    if args.group > 1:
+        train = GroupedFacesDataset(chosen, args.seed, augment, args.gap, args.cache_mb << 20, args.min_change,
+                                    args.group)
+    else:
+        train = FacesDataset(chosen, "train", args.seed, augment, args.gap, cache_bytes=args.cache_mb << 20,
+                             min_change=args.min_change)
     if len(train) == 0:
         raise InputError(chosen[0], f"no train clips long enough for a window ({train.skipped} too short)")
     val = FacesDataset(chosen, "val", args.seed, None, args.gap, min_change=args.min_change)

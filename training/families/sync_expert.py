@@ -82,11 +82,30 @@ def sync_bce(d: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
 
 
 def batch_loss(model, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
+    if "pair_mask" in batch:
+        return grouped_loss(model, batch)
     d = model(batch["faces"], batch["mel"])
     loss = sync_bce(d, batch["label"])
     accuracy = ((d > 0.5).float() == batch["label"].float()).float().mean()
     return loss, {"mse": float(loss.detach()), "bce": float(loss.detach()), "accuracy": float(accuracy),
                   "frames": float(len(d))}
+
+
+def grouped_loss(model, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
+    """Groups of G windows of one clip (training/faces_dataset.py GroupedFacesDataset): every faces-audio
+    pair of a group is scored; in-sync pairs and shifted pairs weigh half each, as in the single pairs."""
+    groups, size = batch["pair_mask"].shape[:2]
+    faces = model.embed_faces(batch["faces"].flatten(0, 1)).view(groups, size, -1)
+    audio = model.embed_audio(batch["mel"].flatten(0, 1)).view(groups, size, -1)
+    d = torch.einsum("gie,gje->gij", faces, audio).clamp(0.0, 1.0).float().clamp(D_FLOOR, 1.0 - D_FLOOR)
+    mask = batch["pair_mask"].float()
+    eye = torch.eye(size, device=d.device).expand_as(d)
+    positive, negative = mask * eye, mask * (1.0 - eye)
+    loss = -0.5 * ((positive * torch.log(d)).sum() / positive.sum().clamp(min=1.0)
+                   + (negative * torch.log1p(-d)).sum() / negative.sum().clamp(min=1.0))
+    right = (positive * (d > 0.5) + negative * (d <= 0.5)).sum() / (positive.sum() + negative.sum())
+    return loss, {"mse": float(loss.detach()), "bce": float(loss.detach()), "accuracy": float(right),
+                  "frames": float(positive.sum())}
 
 
 def prepare(model: SyncExpert, dataset) -> None:

@@ -21,6 +21,7 @@ gives training items of several windows of one clip, each the others' negative.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import zipfile
@@ -266,11 +267,10 @@ class FacesDataset:
         windows = len(lower) - FRAMES + 1
         count = negative_count(start, windows, self.gap)
         left = max(0, start - self.gap + 1)
-        anchor = lower[start:start + FRAMES].astype(np.int16)
+        anchor = lower[start:start + FRAMES]
 
         def differs(candidate: int) -> bool:
-            change = np.abs(lower[candidate:candidate + FRAMES].astype(np.int16) - anchor).mean()
-            return self.min_change <= 0 or change >= self.min_change
+            return looks_different(lower[candidate:candidate + FRAMES], anchor, self.min_change)
 
         def candidates():
             yield from rng.integers(count, size=NEGATIVE_TRIES) if count else ()
@@ -286,12 +286,25 @@ class FacesDataset:
         import torch
 
         faces, window, label = self.pair(index)
+        stacked = self.network_input(faces, self.jitter_rng(index))
+        return {"faces": torch.from_numpy(stacked),
+                "mel": torch.from_numpy(window[None].copy()), "label": torch.tensor(label, dtype=torch.float32)}
+
+    def jitter_rng(self, index: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, self.epoch, index, 1])
+
+    def network_input(self, faces: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """uint8 (5, 48, 96, 3) -> float32 (15, 48, 96) in [0, 1], frame-major RGB channels, jittered when
+        the set augments."""
         pixels = faces.astype(np.float32) / 255.0
         if self.augment is not None:
-            pixels = jitter(pixels, self.augment, np.random.default_rng([self.seed, self.epoch, index, 1]))
-        stacked = pixels.transpose(0, 3, 1, 2).reshape(3 * FRAMES, *CROP)  # frame-major RGB channels
-        return {"faces": torch.from_numpy(np.ascontiguousarray(stacked)),
-                "mel": torch.from_numpy(window[None].copy()), "label": torch.tensor(label, dtype=torch.float32)}
+            pixels = jitter(pixels, self.augment, rng)
+        return np.ascontiguousarray(pixels.transpose(0, 3, 1, 2).reshape(3 * FRAMES, *CROP))
+
+
+def looks_different(faces: np.ndarray, other: np.ndarray, min_change: float) -> bool:
+    """Whether two uint8 windows differ by a mean of at least `min_change` grey levels (any do at 0)."""
+    return min_change <= 0 or np.abs(faces.astype(np.int16) - other.astype(np.int16)).mean() >= min_change
 
 
 def jitter(pixels: np.ndarray, options: Augment, rng: np.random.Generator) -> np.ndarray:
@@ -344,19 +357,12 @@ class GroupedFacesDataset(FacesDataset):
         starts = self.group_starts(index)
         filled = len(starts)
         starts += [starts[0]] * (self.group - filled)
-        faces = np.stack([lower[s:s + FRAMES] for s in starts])
+        faces = [lower[s:s + FRAMES] for s in starts]
         windows = wav2lip_mel.windows_at(mel, [wav2lip_mel.window_start(s, FPS) for s in starts])
-        mask = np.zeros((self.group, self.group), np.float32)
-        anchors = faces[:filled].astype(np.int16)
-        for i in range(filled):
-            for j in range(filled):
-                change = np.abs(anchors[i] - anchors[j]).mean() if i != j else 0.0
-                mask[i, j] = 1.0 if i == j or self.min_change <= 0 or change >= self.min_change else 0.0
-        pixels = faces.astype(np.float32) / 255.0
-        if self.augment is not None:
-            rng = np.random.default_rng([self.seed, self.epoch, index, 1])
-            pixels = np.stack([jitter(p, self.augment, rng) for p in pixels])
-        stacked = pixels.transpose(0, 1, 4, 2, 3).reshape(self.group, 3 * FRAMES, *CROP)
-        return {"faces": torch.from_numpy(np.ascontiguousarray(stacked)),
-                "mel": torch.from_numpy(np.ascontiguousarray(windows[:, None])),
+        mask = np.diag((np.arange(self.group) < filled).astype(np.float32))
+        for i, j in itertools.combinations(range(filled), 2):
+            mask[i, j] = mask[j, i] = looks_different(faces[i], faces[j], self.min_change)
+        rng = self.jitter_rng(index)
+        stacked = np.stack([self.network_input(window_faces, rng) for window_faces in faces])
+        return {"faces": torch.from_numpy(stacked), "mel": torch.from_numpy(np.ascontiguousarray(windows[:, None])),
                 "pair_mask": torch.from_numpy(mask)}

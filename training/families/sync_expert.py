@@ -97,7 +97,7 @@ def grouped_loss(model, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
     groups, size = batch["pair_mask"].shape[:2]
     faces = model.embed_faces(batch["faces"].flatten(0, 1)).view(groups, size, -1)
     audio = model.embed_audio(batch["mel"].flatten(0, 1)).view(groups, size, -1)
-    d = torch.einsum("gie,gje->gij", faces, audio).clamp(0.0, 1.0).float().clamp(D_FLOOR, 1.0 - D_FLOOR)
+    d = torch.einsum("gie,gje->gij", faces, audio).float().clamp(D_FLOOR, 1.0 - D_FLOOR)
     mask = batch["pair_mask"].float()
     eye = torch.eye(size, device=d.device).expand_as(d)
     positive, negative = mask * eye, mask * (1.0 - eye)

@@ -6,8 +6,8 @@ half and half; the val clips give the fixed validation pairs. The loss is the BC
 chance. With `--group G` a training item is G windows of one clip, and every faces-audio pair of the group
 counts: G in-sync pairs and up to G(G - 1) shifted ones, weighted half and half, for the encoder work of G
 pairs; validation and scoring keep the single pairs. The defaults are the small config of models-spec
-§2.2 (width 0.25, about 1 M parameters; batch 32, lr 1e-4, 8 k steps); the paper's expert, for a GPU:
-`--width 1 --embedding 512 --batch-size 64 --device cuda`. Run it again with the same --out to resume.
+§2.2, the shipped expert's recipe (width 0.5, about 4 M parameters; groups of 4, 32 windows a step, lr 3e-4,
+6 k steps); the paper's expert, for a GPU: `--width 1 --embedding 512 --batch-size 64 --device cuda`. Run it again with the same --out to resume.
 `--init-from RUN/model` starts from a trained expert. At the end the best model, RUN/model.{safetensors,
 json}, is scored on the val and test pairs (the in-sync versus off-sync accuracy) into
 RUN/sync_accuracy.json, also with negatives that may look like their in-sync window (`*_any_shift`,
@@ -31,16 +31,16 @@ ACCURACY_FILE = "sync_accuracy.json"
 class Args:
     faces: tuple[str, ...] = option(help="faces set folder")
     out: str = option(help="run folder: checkpoints, metrics.csv, loss.png, model.*, sync_accuracy.json")
-    width: float = option(0.25, "multiplier on Wav2Lip's channel counts (the paper's expert: 1)")
+    width: float = option(0.5, "multiplier on Wav2Lip's channel counts (the paper's expert: 1)")
     embedding: int = option(128, "embedding length (the paper's: 512)")
     gap: int = option(5, "frames between an in-sync window and its shifted negatives, at least")
     min_change: float = option(1.0, "mean grey-level change a shifted window needs to count as off sync (0: any)")
-    group: int = option(1, "windows of one clip per training item: each in-sync window is also the others' shifted "
+    group: int = option(4, "windows of one clip per training item: each in-sync window is also the others' shifted "
                            "negative, so a step sees G - 1 negatives per window (1: Wav2Lip's single pairs)")
     augment: bool = option(True, "jitter the training windows' colour and shift them by up to 2 px")
-    steps: int = option(8000, "optimizer steps in all")
+    steps: int = option(6000, "optimizer steps in all")
     batch_size: int = option(32, "pairs per step (windows per step with --group)")
-    lr: float = option(1e-4, "peak Adam learning rate")
+    lr: float = option(3e-4, "peak Adam learning rate")
     seed: int = option(0, "seed for weights, pairs, shuffling and jitter")
     eval_every: int = option(250, "steps between validation passes and checkpoints")
     val_items: int = option(400, "validation pairs per pass")

@@ -4,12 +4,14 @@ faces and of 80 x 16 mel windows, whose cosine similarity says how well they are
 The layer list is Wav2Lip's SyncNet_color (models-spec §2.2): every layer a convolution, a batch norm and a
 ReLU, residual layers adding their input before the ReLU; the face side takes the lower halves (48 x 96) of
 5 RGB frames as 15 channels (frame-major), the audio side one mel window. Channel counts are Wav2Lip's
-times `width` (1: the paper's 16 M parameters; the small default 0.25: about 1 M), and the last layer of
+times `width` (1: the paper's 16 M parameters; the shipped 0.5: about 4 M), and the last layer of
 each side gives `embedding` values. Here the batch norms are folded into their convolutions at load time.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +28,9 @@ FPS = 25.0
 BATCH_NORM_EPS = 1e-5
 NORM_EPS = 1e-12  # torch.nn.functional.normalize's
 BATCH = 32  # windows per pass: bounds the memory of the first layers and keeps them in cache
+# passes run side by side on this many threads (numpy's matrix products release the GIL); small batches
+# keep BLAS on one core each, so threads are what use a second core
+PASS_THREADS = max(1, min(4, os.cpu_count() or 1))
 
 # (channels at width 1, kernel, stride, padding, residual); None channels = the embedding size
 FACE_LAYERS = ((32, 7, 1, 3, False),
@@ -55,7 +60,7 @@ class ConvSpec:
 class SyncExpertSpec:
     """The parts of the training config that inference needs."""
 
-    width: float = 0.25
+    width: float = 0.5
     embedding: int = 128
 
     @classmethod
@@ -103,6 +108,28 @@ def tensor_shapes(config: dict) -> dict[str, tuple[int, ...]]:
                 shapes[f"{side}.{i}.{name}"] = (conv.out_channels,)
             shapes[f"{side}.{i}.norm.num_batches_tracked"] = ()
     return shapes
+
+
+def in_parallel(work, items) -> None:
+    """work(item) for every item, on PASS_THREADS threads; the first error is raised."""
+    items = list(items)
+    if PASS_THREADS == 1 or len(items) < 2:
+        for item in items:
+            work(item)
+        return
+    with one_blas_thread(), ThreadPoolExecutor(min(PASS_THREADS, len(items))) as pool:
+        for _ in pool.map(work, items):
+            pass
+
+
+def one_blas_thread():
+    """Holds BLAS to one thread per call while the passes run side by side (two passes each asking BLAS for
+    every core run slower than one); without threadpoolctl, as in Blender's Python, BLAS is left as it is."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(1, user_api="blas")
 
 
 def normalize_rows(x: np.ndarray) -> np.ndarray:
@@ -183,11 +210,14 @@ class SyncExpert:
             raise ValueError(f"step must be 1 or more, not {step}")
         starts = np.arange(0, max(0, len(lower) - FRAMES + 1), step)
         out = np.empty((len(starts), self.spec.embedding), np.float32)
-        for first in range(0, len(starts), BATCH):
+
+        def embed(first: int) -> None:
             chunk = starts[first:first + BATCH]
             x = layers.relu(self._first_face_layer(lower, int(chunk[0]), len(chunk), step))
             x = self._run(x, self.face[1:])
             out[first:first + len(chunk)] = normalize_rows(x.reshape(len(chunk), -1))
+
+        in_parallel(embed, range(0, len(starts), BATCH))
         return out
 
     def embed_audio(self, windows: np.ndarray) -> np.ndarray:
@@ -196,9 +226,12 @@ class SyncExpert:
         if windows.ndim != 3 or windows.shape[1:] != (N_MELS, MEL_STEPS):
             raise InputError(None, f"mel windows must be (N, {N_MELS}, {MEL_STEPS}), not {windows.shape}")
         out = np.empty((len(windows), self.spec.embedding), np.float32)
-        for start in range(0, len(windows), BATCH * 4):
+
+        def embed(start: int) -> None:
             x = windows[start:start + BATCH * 4, None]
             out[start:start + len(x)] = normalize_rows(self._run(x, self.audio).reshape(len(x), -1))
+
+        in_parallel(embed, range(0, len(windows), BATCH * 4))
         return out
 
     def embed_take(self, lower: np.ndarray, audio: np.ndarray, step: int = 1) -> tuple[np.ndarray, np.ndarray]:

@@ -7,7 +7,7 @@ layers ending in a 1 x 1 map, give non-negative embeddings that are L2-normalise
 d is in [0, 1] and is trained with BCE against in-sync (1) versus shifted (0) pairs. The layer list is in
 backend/runtime/sync_expert.py, shared with the numpy runtime.
 
-The defaults are the small config (width 0.25: every Wav2Lip channel count / 4, about 1 M parameters);
+The defaults are the small config (width 0.5: every Wav2Lip channel count halved, about 4 M parameters);
 PAPER_SIZE is Wav2Lip's (about 16 M).
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ D_FLOOR = 1e-7  # keeps log(d) and log(1 - d) finite in the BCE
 
 @dataclass(frozen=True)
 class SyncExpertConfig:
-    width: float = 0.25
+    width: float = 0.5
     """multiplier on Wav2Lip's channel counts (1.0: the paper's expert)"""
     embedding: int = 128
     """length of both embeddings (the paper's: 512)"""

@@ -7,7 +7,8 @@ chance. With `--group G` a training item is G windows of one clip, and every fac
 counts: G in-sync pairs and up to G(G - 1) shifted ones, weighted half and half, for the encoder work of G
 pairs; validation and scoring keep the single pairs. The defaults are the small config of models-spec
 §2.2, the shipped expert's recipe (width 0.5, about 4 M parameters; groups of 4, 32 windows a step, lr 3e-4,
-6 k steps); the paper's expert, for a GPU: `--width 1 --embedding 512 --batch-size 64 --device cuda`. Run it again with the same --out to resume.
+9 k steps); the paper's expert, for a GPU: `--width 1 --embedding 512 --batch-size 64 --device cuda`.
+Run it again with the same --out to resume.
 `--init-from RUN/model` starts from a trained expert. At the end the best model, RUN/model.{safetensors,
 json}, is scored on the val and test pairs (the in-sync versus off-sync accuracy) into
 RUN/sync_accuracy.json, also with negatives that may look like their in-sync window (`*_any_shift`,
@@ -38,7 +39,7 @@ class Args:
     group: int = option(4, "windows of one clip per training item: each in-sync window is also the others' shifted "
                            "negative, so a step sees G - 1 negatives per window (1: Wav2Lip's single pairs)")
     augment: bool = option(True, "jitter the training windows' colour and shift them by up to 2 px")
-    steps: int = option(6000, "optimizer steps in all")
+    steps: int = option(9000, "optimizer steps in all")
     batch_size: int = option(32, "pairs per step (windows per step with --group)")
     lr: float = option(3e-4, "peak Adam learning rate")
     seed: int = option(0, "seed for weights, pairs, shuffling and jitter")

@@ -6,7 +6,6 @@ process pool decodes on every core; chunk times are shifted back and stitched in
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import threading
 import math
@@ -19,7 +18,7 @@ import numpy as np
 from .alignment_confidence import alignment_confidence
 from .audio import SAMPLE_RATE, add_noise_floor, resample
 from .errors import InputError, ToolError
-from .parallel import Progress, map_chunks
+from .parallel import Progress, map_chunks, usable_cores
 from .phones import SILENCE, Phone, PhoneTimeline, Word
 from .text.normalize import normalize_transcript
 from .text.phonesets import ARPABET
@@ -210,7 +209,7 @@ def _workers(options: AlignOptions) -> int:
         return 1  # inside Blender, spawned workers could not import the add-on's vendored backend
     if options.workers > 0:
         return options.workers
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return usable_cores()
 
 
 # ---- decoding (runs in this process or in pool workers) ---------------------------------------------------

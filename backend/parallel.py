@@ -1,4 +1,5 @@
-"""Run one job over many chunks on a process pool, reporting progress as chunks finish.
+"""Run one job over many chunks on a process pool, reporting progress as chunks finish; or, for numpy work
+that releases the GIL, on threads (`map_threads`).
 
 Workers are spawned (never forked: the caller may hold threads and locks), kept for the life of the
 process so later calls skip their start-up, and shut down at exit. They die with the process that started
@@ -8,6 +9,7 @@ a terminal sends to the whole process group: the parent decides what an interrup
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ctypes
 import logging
 import os
@@ -15,7 +17,7 @@ import signal
 import sys
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from typing import Callable, Sequence, TypeVar
@@ -34,6 +36,33 @@ PARENT_POLL_S = 0.25
 
 # (workers, started from the main thread) -> pool
 _POOLS: dict[tuple[int, bool], ProcessPoolExecutor] = {}
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, where the system tells it)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def map_threads(work: Callable[[Payload], None], payloads: Sequence[Payload], threads: int) -> None:
+    """`work(p)` for every payload, on up to `threads` threads, BLAS held to one thread per call meanwhile
+    (several calls each asking BLAS for every core run slower than one); the first error is raised."""
+    threads = min(threads, len(payloads))
+    if threads < 2:
+        for payload in payloads:
+            work(payload)
+        return
+    with _one_blas_thread(), ThreadPoolExecutor(threads) as pool:
+        for _ in pool.map(work, payloads):
+            pass
+
+
+def _one_blas_thread():
+    """threadpoolctl's limit where it is installed; without it, as in Blender's Python, BLAS is left as it is."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(1, user_api="blas")
 
 
 def map_chunks(job: Callable[[Payload], Result], payloads: Sequence[Payload], workers: int,

@@ -9,15 +9,14 @@ each side gives `embedding` values. Here the batch norms are folded into their c
 """
 from __future__ import annotations
 
-import contextlib
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from .. import checkpoints, wav2lip_mel
 from ..errors import InputError
+from ..parallel import map_threads, usable_cores
 from . import layers
 
 FAMILY = "sync-expert"
@@ -30,7 +29,7 @@ NORM_EPS = 1e-12  # torch.nn.functional.normalize's
 BATCH = 32  # windows per pass: bounds the memory of the first layers and keeps them in cache
 # passes run side by side on this many threads (numpy's matrix products release the GIL); small batches
 # keep BLAS on one core each, so threads are what use a second core
-PASS_THREADS = max(1, min(4, os.cpu_count() or 1))
+PASS_THREADS = min(4, usable_cores())
 
 # (channels at width 1, kernel, stride, padding, residual); None channels = the embedding size
 FACE_LAYERS = ((32, 7, 1, 3, False),
@@ -108,28 +107,6 @@ def tensor_shapes(config: dict) -> dict[str, tuple[int, ...]]:
                 shapes[f"{side}.{i}.{name}"] = (conv.out_channels,)
             shapes[f"{side}.{i}.norm.num_batches_tracked"] = ()
     return shapes
-
-
-def in_parallel(work, items) -> None:
-    """work(item) for every item, on PASS_THREADS threads; the first error is raised."""
-    items = list(items)
-    if PASS_THREADS == 1 or len(items) < 2:
-        for item in items:
-            work(item)
-        return
-    with one_blas_thread(), ThreadPoolExecutor(min(PASS_THREADS, len(items))) as pool:
-        for _ in pool.map(work, items):
-            pass
-
-
-def one_blas_thread():
-    """Holds BLAS to one thread per call while the passes run side by side (two passes each asking BLAS for
-    every core run slower than one); without threadpoolctl, as in Blender's Python, BLAS is left as it is."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
 
 
 def normalize_rows(x: np.ndarray) -> np.ndarray:
@@ -217,7 +194,7 @@ class SyncExpert:
             x = self._run(x, self.face[1:])
             out[first:first + len(chunk)] = normalize_rows(x.reshape(len(chunk), -1))
 
-        in_parallel(embed, range(0, len(starts), BATCH))
+        map_threads(embed, range(0, len(starts), BATCH), PASS_THREADS)
         return out
 
     def embed_audio(self, windows: np.ndarray) -> np.ndarray:
@@ -231,7 +208,7 @@ class SyncExpert:
             x = windows[start:start + BATCH * 4, None]
             out[start:start + len(x)] = normalize_rows(self._run(x, self.audio).reshape(len(x), -1))
 
-        in_parallel(embed, range(0, len(windows), BATCH * 4))
+        map_threads(embed, range(0, len(windows), BATCH * 4), PASS_THREADS)
         return out
 
     def embed_take(self, lower: np.ndarray, audio: np.ndarray, step: int = 1) -> tuple[np.ndarray, np.ndarray]:
